@@ -1,0 +1,52 @@
+# socket-harness: every entry point a user or CI needs.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: help venv lint test test-fast test-containers demo fuzz bench bootstrap images sweep clean
+
+help:
+	@echo "make test    - the whole suite (sets up what it needs; what CI runs)"
+	@echo "make demo    - bootstrap, build and run the docker compose demo"
+	@echo "make test-fast / test-containers - one tier only"
+	@echo "make lint    - ruff and mypy"
+	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
+	@echo "make bench   - benchmarks against baselines"
+	@echo "make sweep   - remove anything a killed run left behind"
+
+venv:
+	@ci/venv.sh
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test:
+	@ci/test.sh
+
+test-fast: venv
+	$(PY) -m pytest -m "not container"
+
+test-containers: venv
+	@ci/test.sh containers
+
+demo:
+	@ci/demo.sh
+
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m "not container" tests -k "property or stateful or payload" -p no:cacheprovider
+
+bench:
+	@bench/run.sh
+
+bootstrap:
+	@ci/bootstrap.sh
+
+images: bootstrap
+	@ci/build-images.sh
+
+sweep:
+	@ci/sweep.sh
+
+clean: sweep
+	rm -rf .venv reports .mypy_cache .ruff_cache .pytest_cache
