@@ -15,7 +15,8 @@ SEED_READ_SIZE = 8192
 FRAME_HEADER_SIZE = 4
 FRAME_MAX_LENGTH = 2**32 - 1
 
-DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+# Swoole's package_max_length default.
+DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 
 
 class ErrorReason(StrEnum):

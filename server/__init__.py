@@ -1,0 +1,1 @@
+"""The socket-harness TCP server: `python -m server --help`."""

@@ -1,0 +1,7 @@
+"""`python -m server`: run the server until a signal or --max-sessions stops it."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

@@ -1,0 +1,43 @@
+"""Fast tier (no Docker): the `server_factory` fixture runs the real server as a subprocess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pytest
+
+from tests.fast.server.process import RunningServer, ServerFactory, start_server
+
+
+@pytest.fixture
+def server_factory() -> Iterator[ServerFactory]:
+    """Start real `python -m server` processes on 127.0.0.1 with port-0 listeners.
+
+    ``server_factory(*extra_args, listen=("seed", "line", "frame"), env=None, ready=True)``
+    returns a :class:`RunningServer` once its ``ready`` line is printed (``ready=False``
+    returns at once, for startup-failure tests). ``listen`` items are framings
+    (``"line"`` -> ``line://127.0.0.1:0``) or full URLs. ``--health 127.0.0.1:0`` and
+    ``--loop asyncio`` (what the image ships) are added unless given; inherited ``SERVER_*``
+    variables are dropped and ``env`` is added.
+
+    The server gives ``.url(framing)``, ``.endpoint(framing)``, ``.proc``, ``.pid``,
+    ``.health`` (host, port), ``.log_lines()``, ``.events(name)``, ``.stderr_text()``,
+    ``.wait_for_log(substring_or_predicate, timeout)``, ``.wait_for_event(name, timeout,
+    **fields)``, ``.signal(sig)`` and ``.wait(timeout) -> exit code``. Every server still
+    running at teardown is killed.
+    """
+    started: list[RunningServer] = []
+
+    def factory(
+        *extra_args: str,
+        listen: Iterable[str] = ("seed", "line", "frame"),
+        env: dict[str, str] | None = None,
+        ready: bool = True,
+    ) -> RunningServer:
+        server = start_server(*extra_args, listen=listen, env=env, ready=ready)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()

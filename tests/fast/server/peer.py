@@ -1,0 +1,126 @@
+"""A plain blocking socket peer for server tests: every operation has a timeout.
+
+Deliberately independent of the `client` package: the server is checked against
+the wire format itself (protocol/), not against another component under test.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from collections.abc import Callable
+
+from protocol import FRAME_HEADER_SIZE, Endpoint, Framing, codec_for
+
+TIMEOUT = 5.0
+
+
+class Peer:
+    """One connection to a listener, with a read buffer and framing-aware reads."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float = TIMEOUT) -> None:
+        self.endpoint = endpoint
+        self.codec = codec_for(endpoint.framing)
+        self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        self._buffer = bytearray()
+        self.local_port: int = self.sock.getsockname()[1]  # the server logs it as peer=
+
+    def __enter__(self) -> Peer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send_message(self, body: bytes) -> None:
+        self.send(self.codec.encode_message(body))
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def read_exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            if not self._fill():
+                raise EOFError(f"closed after {len(self._buffer)} of {size} bytes")
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def read_line(self) -> bytes:
+        """Up to and including the next `\\n`."""
+        while (end := self._buffer.find(b"\n")) < 0:
+            if not self._fill():
+                raise EOFError(f"closed inside a line: {bytes(self._buffer[:80])!r}")
+        return self.read_exactly(end + 1)
+
+    def read_raw_reply(self) -> bytes:
+        """One reply exactly as it is on the wire (a line, or a frame with its header)."""
+        if self.endpoint.framing is Framing.FRAME:
+            header = self.read_exactly(FRAME_HEADER_SIZE)
+            (length,) = struct.unpack(">I", header)
+            return header + self.read_exactly(length)
+        return self.read_line()
+
+    def expect_answer(self, body: bytes) -> None:
+        """Send one message and check that its ack comes back."""
+        self.send_message(body)
+        assert self.read_raw_reply() == self.codec.encode_ack(body)
+
+    def expect_greeting(self) -> None:
+        greeting = self.read_exactly(len(self.codec.greeting))
+        assert greeting == self.codec.greeting
+
+    def read_to_eof(self) -> bytes:
+        """Everything until the server closes (raises on timeout: it must close)."""
+        while self._fill():
+            pass
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    def nothing_arrives(self, within: float) -> bool:
+        """True if no byte (and no close) arrives for `within` seconds."""
+        if self._buffer:
+            return False
+        self.sock.settimeout(within)
+        try:
+            self._fill()
+        except TimeoutError:
+            return True
+        finally:
+            self.sock.settimeout(TIMEOUT)
+        return False
+
+    def reset(self) -> None:
+        """Close with a TCP RST instead of a FIN."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def connect_refused(endpoint: Endpoint, timeout: float = TIMEOUT) -> bool:
+    """True if a connect is refused (nobody listens), False if it completes."""
+    try:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    except ConnectionRefusedError:
+        return True
+    with sock:
+        # Linux may pick the closed listener's (ephemeral) port as our own local port
+        # and connect the socket to itself: that, too, means nobody listens there.
+        return bool(sock.getsockname() == sock.getpeername())
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    """Poll `condition()` until true; AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)

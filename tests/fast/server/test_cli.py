@@ -1,0 +1,139 @@
+"""Command line, environment variables, exit codes and the health probe."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from server.config import OPTIONS
+from tests.fast.server.peer import Peer
+from tests.fast.server.process import REPO_ROOT, ServerFactory
+
+TIMEOUT = 15.0
+
+
+def run_module(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("SERVER_")}
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=REPO_ROOT,
+        env={**clean, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
+    result = run_module("server", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    for option in OPTIONS:
+        assert option.flag in text
+        assert option.env in text
+    for needle in ("--listen", "SERVER_LISTEN", "exit codes", "3 drain timed out"):
+        assert needle in text
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "complaint"),
+    [
+        (["--listen", "http://127.0.0.1:1"], {}, "scheme"),
+        (["--backlog", "-1"], {}, "--backlog"),
+        (["--overflow", "drop"], {}, "--overflow"),
+        ([], {"SERVER_IDLE_TIMEOUT": "soon"}, "SERVER_IDLE_TIMEOUT"),
+        ([], {"SERVER_LISTEN": "line://127.0.0.1"}, "HOST:PORT"),
+    ],
+)
+def test_usage_errors_exit_2_and_say_what_is_wrong(
+    args: list[str], env: dict[str, str], complaint: str
+) -> None:
+    result = run_module("server", *args, env=env)
+    assert result.returncode == 2
+    assert complaint in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_address_in_use_exits_1_with_a_log_line(server_factory: ServerFactory) -> None:
+    first = server_factory(listen=["line"])
+    second = server_factory(listen=[first.url("line")], ready=False)
+    assert second.wait(timeout=TIMEOUT) == 1
+    error = second.wait_for_event("error", reason="startup")
+    assert error["listener"] == first.url("line")
+    assert second.stderr_text() == ""
+
+
+def test_environment_variables_configure_the_server(server_factory: ServerFactory) -> None:
+    server = server_factory(
+        listen=[],
+        env={
+            "SERVER_LISTEN": "frame://127.0.0.1:0 line://127.0.0.1:0",
+            "SERVER_MAX_CONNECTIONS": "3",
+            "SERVER_OVERFLOW": "reject",
+            "SERVER_BACKLOG": "9",
+            "SERVER_LOG_FORMAT": "json",
+        },
+    )
+    ready = server.events("ready")[0]
+    assert (ready["max_connections"], ready["overflow"], ready["backlog"]) == ("3", "reject", "9")
+    assert set(server.listeners) == {"frame", "line"}
+    assert server.log_lines()[0].startswith("{")
+
+
+def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_module("server.probe", "--timeout", "1", *args, env=env)
+
+
+def test_probe_is_healthy_and_leaves_no_trace_in_the_log(server_factory: ServerFactory) -> None:
+    server = server_factory(listen=["line"])
+    assert server.health is not None
+    host, port = server.health
+    for result in (probe(f"{host}:{port}"), probe(env={"SERVER_HEALTH": f"0.0.0.0:{port}"})):
+        assert result.returncode == 0, result.stdout
+        assert result.stdout.startswith("OK")
+    # A real connection after the probes: nothing may have been logged in between.
+    before = len(server.log_lines())
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+    server.wait_for_event("close")
+    assert [fields["event"] for fields in server.events()[before:]] == ["open", "close"]
+    assert server.events("ready")[0]["listeners"] == "1"
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+    assert server.events("summary")[0]["connections"] == "1"  # probes are not sessions
+
+
+def test_probe_is_unhealthy_when_nothing_answers() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = probe(f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stdout.startswith("unhealthy")
+    assert probe(env={"SERVER_HEALTH": ""}).returncode == 1
+
+
+def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(listen=["line"])
+    assert server.health is not None
+    host, port = server.health
+    server.signal(signal.SIGSTOP)  # the port stays open (the kernel accepts), nobody answers
+    try:
+        result = probe(f"{host}:{port}")
+    finally:
+        server.signal(signal.SIGCONT)
+    assert result.returncode == 1
+    assert probe(f"{host}:{port}").returncode == 0
+
+
+def test_health_can_be_disabled(server_factory: ServerFactory) -> None:
+    server = server_factory("--health", "", listen=["line"])
+    assert server.health is None

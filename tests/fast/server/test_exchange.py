@@ -1,0 +1,146 @@
+"""Each framing's exchange against the real server process, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import signal
+import struct
+
+import pytest
+
+from protocol import ACK_PREFIX, GREETING, SEED_READ_SIZE
+from tests.fast.server.peer import Peer
+from tests.fast.server.process import RunningServer, ServerFactory
+
+
+@pytest.fixture
+def server(server_factory: ServerFactory) -> RunningServer:
+    return server_factory()
+
+
+def test_seed_answers_the_tutorial_client_byte_for_byte(server: RunningServer) -> None:
+    # The tutorial's PHP client: one write, no half-close, then read until EOF.
+    with Peer(server.endpoint("seed")) as peer:
+        peer.send(b"Ho\r\nfirst blood\r\n")
+        received = peer.read_to_eof()
+    assert received == (
+        "测试成功!\n".encode() + "收到的信息:".encode() + b"Ho\r\nfirst blood\r\n" + b"\n"
+    )
+    close = server.wait_for_event("close", reason="answered")
+    assert close["messages"] == "1"
+    assert close["bytes_in"] == str(len(b"Ho\r\nfirst blood\r\n"))
+
+
+def test_seed_reads_once_at_most_8192_bytes(server: RunningServer) -> None:
+    payload = bytes(range(256)) * 40  # 10240 bytes: more than one seed read
+    with Peer(server.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        peer.send(payload)
+        answer = peer.read_to_eof()
+    # Loopback may hand the server fewer bytes in its one read, never more than 8192.
+    assert answer.startswith(ACK_PREFIX)
+    assert answer.endswith(b"\n")
+    echoed = answer[len(ACK_PREFIX) : -1]
+    assert 0 < len(echoed) <= SEED_READ_SIZE
+    assert payload.startswith(echoed)
+
+
+def test_seed_peer_that_closes_before_sending_gets_nothing_more(server: RunningServer) -> None:
+    with Peer(server.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        peer.sock.shutdown(2)  # SHUT_RDWR: a FIN, nothing sent
+    close = server.wait_for_event("close")
+    assert close["reason"] == "peer-closed"
+    assert close["messages"] == "0"
+    assert not server.events("error")
+
+
+def test_line_answers_each_message_in_order(server: RunningServer) -> None:
+    messages = [b"hello", b"", b"with\rcarriage return", "中文".encode(), bytes(range(10))]
+    with Peer(server.endpoint("line")) as peer:
+        assert peer.read_line() == GREETING
+        for body in messages:
+            peer.send_message(body)
+            assert peer.read_line() == ACK_PREFIX + body + b"\n"
+
+
+def test_line_pipelined_messages_are_answered_in_order(server: RunningServer) -> None:
+    bodies = [f"message {i}".encode() for i in range(2000)]
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"".join(body + b"\n" for body in bodies))
+        answers = [peer.read_line() for _ in bodies]
+    assert answers == [ACK_PREFIX + body + b"\n" for body in bodies]
+
+
+def test_line_half_close_still_gets_every_answer_then_eof(server: RunningServer) -> None:
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"one\ntwo\npartial")
+        peer.sock.shutdown(1)  # SHUT_WR
+        assert peer.read_to_eof() == ACK_PREFIX + b"one\n" + ACK_PREFIX + b"two\n"
+    truncated = server.wait_for_event("error", reason="truncated")
+    assert truncated["bytes"] == str(len(b"partial"))
+    assert server.wait_for_event("close")["reason"] == "peer-closed"
+
+
+def test_frame_answers_binary_and_empty_bodies(server: RunningServer) -> None:
+    bodies = [b"abc", b"", bytes(range(256)), b"\x00\n\r\xff" * 1000]
+    with Peer(server.endpoint("frame")) as peer:
+        assert peer.read_raw_reply() == struct.pack(">I", len(GREETING)) + GREETING
+        for body in bodies:
+            peer.send_message(body)
+            answer = ACK_PREFIX + body
+            assert peer.read_raw_reply() == struct.pack(">I", len(answer)) + answer
+
+
+def test_frame_split_into_single_bytes_decodes_the_same(server: RunningServer) -> None:
+    bodies = [b"first", b"", b"third"]
+    wire = b"".join(struct.pack(">I", len(body)) + body for body in bodies)
+    with Peer(server.endpoint("frame")) as peer:
+        peer.expect_greeting()
+        for i in range(len(wire)):
+            peer.send(wire[i : i + 1])
+        for body in bodies:
+            assert peer.read_raw_reply() == peer.codec.encode_ack(body)
+
+
+def test_summary_counts_what_was_served(server: RunningServer) -> None:
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"a\nb\n")
+        peer.read_line()
+        peer.read_line()
+    server.wait_for_event("close")
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+    summary = server.events("summary")[0]
+    assert summary["connections"] == "1"
+    assert summary["messages"] == "2"
+    assert summary["bytes_in"] == "4"
+    assert summary["bytes_out"] == str(len(GREETING) + 2 * len(ACK_PREFIX + b"a\n"))
+    assert summary["exit_code"] == "0"
+
+
+def test_json_log_format_has_the_same_events(server_factory: ServerFactory) -> None:
+    server = server_factory("--log-format", "json", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+    server.wait_for_event("close")
+    records = [json.loads(line) for line in server.log_lines()]
+    assert [record["event"] for record in records] == ["listening", "ready", "open", "close"]
+    assert records[2]["listener"] == server.url("line")
+    assert records[3]["reason"] == "peer-closed"
+    assert all({"ts", "level", "event"} <= record.keys() for record in records)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_every_event_loop_serves_every_framing(server_factory: ServerFactory, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--loop", loop)
+    assert server.events("ready")[0]["loop"] == loop
+    for framing in ("seed", "line", "frame"):
+        with Peer(server.endpoint(framing)) as peer:
+            peer.expect_greeting()
+            peer.expect_answer(b"ping")

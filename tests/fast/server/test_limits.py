@@ -1,0 +1,233 @@
+"""--max-connections (pause and reject), the listen backlog, --max-sessions, sizes, idle timeout."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
+from tests.fast.server.peer import Peer, connect_refused, wait_until
+from tests.fast.server.process import RunningServer, ServerFactory
+
+# How long a connect may take before it counts as "not completed" (loopback answers in µs).
+UNANSWERED_CONNECT = 0.3
+# How long we watch for a greeting that must not come.
+SILENCE = 0.3
+
+
+def test_pause_holds_the_next_connection_until_a_slot_frees_across_listeners(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory("--max-connections", "1", listen=["line", "frame"])
+    with Peer(server.endpoint("line")) as holder:
+        holder.expect_greeting()
+        waiting = Peer(server.endpoint("frame"))  # completes: the kernel queues it
+        assert waiting.nothing_arrives(SILENCE)
+        assert health_answer(server).startswith(b"OK")  # health takes no slot
+    with waiting:
+        waiting.expect_greeting()
+        waiting.expect_answer(b"now")
+
+
+def test_a_burst_never_has_more_than_max_connections_open(server_factory: ServerFactory) -> None:
+    limit, clients = 3, 12
+    server = server_factory("--max-connections", str(limit), "--backlog", "64", listen=["line"])
+    peers = [Peer(server.endpoint("line")) for _ in range(clients)]  # all queued at once
+
+    def exchange(peer: Peer) -> None:
+        with peer:
+            peer.expect_greeting()
+            peer.expect_answer(b"burst")
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(exchange, peers))  # re-raises the first failure
+    wait_until(lambda: len(server.events("close")) == clients)
+    open_now = most_open = 0
+    for fields in server.events():
+        open_now += {"open": 1, "close": -1}.get(fields.get("event", ""), 0)
+        most_open = max(most_open, open_now)
+    assert most_open == limit
+
+
+def health_answer(server: RunningServer) -> bytes:
+    assert server.health is not None
+    with socket.create_connection(server.health, timeout=5) as sock:
+        return sock.recv(4096)
+
+
+@pytest.mark.parametrize("framing", ["seed", "line", "frame"])
+def test_reject_sends_err_busy_instead_of_the_greeting(
+    server_factory: ServerFactory, framing: str
+) -> None:
+    server = server_factory("--max-connections", "1", "--overflow", "reject", listen=[framing])
+    with Peer(server.endpoint(framing)) as holder:
+        holder.expect_greeting()
+        with Peer(server.endpoint(framing)) as refused:
+            assert refused.read_to_eof() == codec_for(framing).encode_error(ErrorReason.BUSY)
+        busy = server.wait_for_event("error", reason="busy")
+        assert busy["listener"] == server.url(framing)
+    server.wait_for_event("close")
+    # The slot is free again: the next connection is served.
+    with Peer(server.endpoint(framing)) as later:
+        later.expect_greeting()
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+    summary = server.events("summary")[0]
+    assert (summary["connections"], summary["errors"]) == ("2", "busy:1")
+
+
+def accept_queue_depth(port: int) -> int:
+    """Completed connects waiting for accept() on 127.0.0.1:port (rx_queue of a LISTEN row)."""
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    for row in rows:
+        if row[1] == f"0100007F:{port:04X}" and row[3] == "0A":  # 0A = LISTEN
+            return int(row[4].split(":")[1], 16)
+    raise AssertionError(f"no listening socket on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    ("backlog", "loop"), [(0, "asyncio"), (2, "asyncio"), (4, "asyncio"), (2, "uvloop")]
+)
+def test_backlog_queues_exactly_backlog_plus_one_then_serves_them_in_order(
+    server_factory: ServerFactory, backlog: int, loop: str
+) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory(
+        "--max-connections", "1", "--backlog", str(backlog), "--idle-timeout", "0",
+        "--loop", loop, listen=["line"],
+    )  # fmt: skip
+    endpoint = server.endpoint("line")
+    holder = Peer(endpoint)
+    holder.expect_greeting()
+
+    queued: list[Peer] = []
+    timed_out = 0
+    for _ in range(backlog + 3):
+        try:
+            queued.append(Peer(endpoint, timeout=UNANSWERED_CONNECT))
+        except TimeoutError:
+            timed_out += 1  # SYN dropped: the accept queue is full (not refused)
+    ports = [peer.local_port for peer in queued]
+    try:
+        assert len(queued) == backlog + 1
+        assert timed_out == 2
+        # They wait in the kernel: the server has not called accept() for any of them.
+        assert accept_queue_depth(endpoint.port) == backlog + 1
+        assert all(peer.nothing_arrives(0.05) for peer in queued)
+
+        holder.close()
+        for position, peer in enumerate(queued):
+            peer.sock.settimeout(5.0)
+            peer.expect_greeting()  # times out if the server took another one first
+            peer.send(f"{position}\n".encode())
+            assert peer.read_line() == ACK_PREFIX + f"{position}\n".encode()
+            peer.close()
+    finally:
+        holder.close()
+        for peer in queued:
+            peer.close()
+    server.wait_for_event("open", peer=f"127.0.0.1:{ports[-1]}")
+    opened = [event["peer"] for event in server.events("open")]
+    assert opened[1:] == [f"127.0.0.1:{port}" for port in ports]
+
+
+def test_max_sessions_exits_zero_after_serving_n_and_refuses_more(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory("--max-sessions", "2", listen=["seed"])
+    endpoint = server.endpoint("seed")
+    for text in (b"one", b"two"):
+        with Peer(endpoint) as peer:
+            peer.send(text)
+            assert peer.read_to_eof().endswith(ACK_PREFIX + text + b"\n")
+    assert server.wait() == 0
+    assert connect_refused(endpoint)
+    assert server.events("shutdown")[0]["reason"] == "max-sessions"
+    assert server.events("summary")[0]["connections"] == "2"
+
+
+@pytest.mark.parametrize("framing", ["seed", "line", "frame"])
+def test_too_large_is_enforced_exactly_at_the_bound(
+    server_factory: ServerFactory, framing: str
+) -> None:
+    limit = 1000
+    server = server_factory("--max-message-bytes", str(limit), listen=[framing])
+    endpoint = server.endpoint(framing)
+    codec = codec_for(framing)
+    with Peer(endpoint) as peer:
+        peer.expect_greeting()
+        peer.expect_answer(b"x" * limit)
+    with Peer(endpoint) as peer:
+        peer.expect_greeting()
+        peer.send_message(b"y" * (limit + 1))
+        assert peer.read_to_eof() == codec.encode_error(ErrorReason.TOO_LARGE)
+    error = server.wait_for_event("error", reason="too-large")
+    assert error["limit"] == str(limit)
+    assert server.wait_for_event("close", reason="too-large")
+
+
+@pytest.mark.parametrize("framing", ["line", "frame"])
+def test_messages_before_an_oversize_one_are_answered_first(
+    server_factory: ServerFactory, framing: str
+) -> None:
+    server = server_factory("--max-message-bytes", "100", listen=[framing])
+    codec = codec_for(framing)
+    with Peer(server.endpoint(framing)) as peer:
+        peer.expect_greeting()
+        peer.send(codec.encode_message(b"fine") + codec.encode_message(b"z" * 101))
+        assert peer.read_to_eof() == codec.encode_ack(b"fine") + codec.encode_error(
+            ErrorReason.TOO_LARGE
+        )
+
+
+def test_frame_header_announcing_too_much_is_refused_before_the_body(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(listen=["frame"])
+    with Peer(server.endpoint("frame")) as peer:
+        peer.expect_greeting()
+        peer.send(b"\xff\xff\xff\xff")  # 4 GiB announced, nothing of it sent
+        assert peer.read_to_eof() == codec_for("frame").encode_error(ErrorReason.TOO_LARGE)
+
+
+@pytest.mark.parametrize("framing", ["seed", "line", "frame"])
+def test_idle_peer_gets_err_idle_timeout_and_is_closed(
+    server_factory: ServerFactory, framing: str
+) -> None:
+    server = server_factory("--idle-timeout", "0.5", listen=[framing])
+    with Peer(server.endpoint(framing)) as peer:
+        peer.expect_greeting()
+        started = time.monotonic()
+        assert peer.read_to_eof() == codec_for(framing).encode_error(ErrorReason.IDLE_TIMEOUT)
+        assert time.monotonic() - started >= 0.45
+    assert server.wait_for_event("close")["reason"] == "idle-timeout"
+
+
+def test_received_data_keeps_a_peer_from_idling_out(server_factory: ServerFactory) -> None:
+    server = server_factory("--idle-timeout", "0.3", listen=["line"])
+    sent = 0
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        deadline = time.monotonic() + 1.0  # over three idle periods
+        while time.monotonic() < deadline:
+            peer.send(b"x")  # a partial line is activity too
+            sent += 1
+            assert peer.nothing_arrives(0.1)
+        peer.send(b"\n")
+        assert peer.read_line() == ACK_PREFIX + b"x" * sent + b"\n"
+    assert not server.events("error")
+
+
+def test_idle_timeout_zero_disables_it(server_factory: ServerFactory) -> None:
+    server = server_factory("--idle-timeout", "0", listen=[Framing.LINE.value])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        assert peer.nothing_arrives(0.6)
+        peer.send(b"still here\n")
+        assert peer.read_line() == ACK_PREFIX + b"still here\n"
