@@ -1,0 +1,8 @@
+"""`python -m client`: the CLI (and `python -m client load`: the load generator)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":  # the load generator's spawned workers import this module
+    sys.exit(main())

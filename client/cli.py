@@ -1,0 +1,141 @@
+"""`python -m client URL [MESSAGE ...]`: talk to a server once, print what it sent."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from protocol import Endpoint, Framing, Greeting
+
+from .base import expect_ack, expect_greeting, parse_url
+from .errors import EXIT_CODES, ClientError
+from .messages import gather
+from .options import add_timeouts
+from .output import Output
+from .sync import Connection, connect, wait_ready
+
+USAGE_EXIT = 2
+
+
+def exit_code_table() -> str:
+    return "\n".join(f"  {code}  {meaning}" for code, meaning in sorted(EXIT_CODES.items()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m client",
+        description=(
+            "Connect to a socket-harness server, print its greeting, send each MESSAGE\n"
+            "and print each answer as the server sent it (frame://: the frame bodies,\n"
+            "one per line). seed:// opens one connection per message (the tutorial's\n"
+            "exchange); line:// and frame:// send every message on one connection,\n"
+            "each after the answer to the one before.\n"
+            "Load generator: python -m client load --help"
+        ),
+        epilog="exit codes:\n" + exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "url", metavar="URL", help="seed://HOST:PORT, line://HOST:PORT or frame://HOST:PORT"
+    )
+    parser.add_argument(
+        "messages",
+        metavar="MESSAGE",
+        nargs="*",
+        help=(
+            "a message; backslash escapes (\\r \\n \\t \\\\ \\xHH \\uXXXX) are resolved; "
+            "'-' reads stdin (raw). On line:// each newline ends a message. "
+            "No message: print the greeting and close."
+        ),
+    )
+    parser.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="F",
+        help="a message from file F, raw (repeatable)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="send the messages N times (default 1)"
+    )
+    parser.add_argument(
+        "--wait-ready",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="retry connecting, with backoff, until the server greets or SECONDS pass",
+    )
+    add_timeouts(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of the server's bytes"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["load"]:
+        from .load import main as load_main
+
+        return load_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        endpoint = parse_url(args.url)
+        if args.repeat < 0:
+            raise ValueError("--repeat must be 0 or more")
+        messages = (
+            gather(endpoint.framing, args.messages, args.file, sys.stdin.buffer) * args.repeat
+        )
+        if endpoint.framing is Framing.SEED and b"" in messages:
+            raise ValueError("seed:// cannot send an empty message: the server reads once")
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+    output = Output(str(endpoint), args.json)
+    exit_code = 0
+    try:
+        talk(endpoint, messages, args, output)
+    except ClientError as exc:
+        output.failed(exc)
+        exit_code = exc.exit_code
+    except KeyboardInterrupt:
+        exit_code = 130
+    output.finish(exit_code)
+    return exit_code
+
+
+def talk(
+    endpoint: Endpoint, messages: list[bytes], args: argparse.Namespace, output: Output
+) -> None:
+    """One connection per seed message, or one for all line/frame messages."""
+    if endpoint.framing is Framing.SEED and messages:
+        groups = [[message] for message in messages]
+    else:
+        groups = [messages]
+    for index, group in enumerate(groups):
+        with open_greeted(endpoint, args, output, first=index == 0) as conn:
+            for message in group:
+                reply = conn.roundtrip(message)
+                output.reply(conn, message, reply)
+                expect_ack(reply)
+
+
+def open_greeted(
+    endpoint: Endpoint, args: argparse.Namespace, output: Output, *, first: bool
+) -> Connection:
+    if first and args.wait_ready > 0:
+        conn = wait_ready(
+            endpoint, args.wait_ready, connect_timeout=args.connect_timeout, op_timeout=args.timeout
+        )
+        output.greeting(conn, Greeting())
+        return conn
+    conn = connect(endpoint, connect_timeout=args.connect_timeout, timeout=args.timeout)
+    try:
+        reply = conn.receive()
+        output.greeting(conn, reply)
+        expect_greeting(reply)
+    except BaseException:
+        conn.close()
+        raise
+    return conn

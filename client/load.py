@@ -1,0 +1,206 @@
+"""`python -m client load URL`: many connections from several processes, then a report."""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import queue
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from protocol import SEED_READ_SIZE, Framing
+
+from .base import parse_url
+from .load_report import LoadReport
+from .load_worker import Plan, WorkerResult, process_main
+from .options import add_timeouts, seconds
+
+# How long past the duration limit a worker may take to report before it is killed.
+GRACE_SECONDS = 5.0
+
+
+def default_processes() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m client load",
+        description=(
+            "Open N connections, at most C at a time, from several processes (each "
+            "an asyncio loop). seed:// does one exchange per connection; line:// and "
+            "frame:// send M messages per connection, pipelined: at most --window "
+            "unanswered at a time (--window 1 = request/response). Every ack is "
+            "checked against the message sent. Exit 0 when every exchange or message "
+            "succeeded, 1 otherwise, 2 on a usage error."
+        ),
+    )
+    parser.add_argument("url", metavar="URL")
+    parser.add_argument("--connections", type=int, default=100, metavar="N", help="default 100")
+    parser.add_argument("--concurrency", type=int, default=10, metavar="C", help="default 10")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        metavar="M",
+        help="per line/frame connection (default 100)",
+    )
+    parser.add_argument(
+        "--size", type=int, default=64, metavar="S", help="payload bytes (default 64)"
+    )
+    parser.add_argument("--window", type=int, default=16, metavar="W", help="default 16")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="P",
+        help="default: the CPUs this process may use",
+    )
+    parser.add_argument(
+        "--duration-limit",
+        type=seconds,
+        default=60.0,
+        metavar="S",
+        help="stop after S seconds (default 60)",
+    )
+    add_timeouts(parser)
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    return parser
+
+
+def make_plans(args: argparse.Namespace, framing: Framing, deadline: float) -> list[Plan]:
+    """Split connections and concurrency as evenly as possible over the processes."""
+    processes = max(min(args.processes, args.connections, args.concurrency), 1)
+    messages = 1 if framing is Framing.SEED else args.messages
+    plans = []
+    for index in range(processes):
+        share = args.connections // processes + (index < args.connections % processes)
+        lanes = args.concurrency // processes + (index < args.concurrency % processes)
+        plans.append(
+            Plan(
+                url=args.url,
+                framing=framing,
+                connections=share,
+                concurrency=lanes,
+                messages=messages,
+                size=args.size,
+                window=args.window,
+                connect_timeout=args.connect_timeout,
+                timeout=args.timeout,
+                deadline=deadline,
+            )
+        )
+    return plans
+
+
+def validate(args: argparse.Namespace, framing: Framing) -> None:
+    if args.processes is None:
+        args.processes = default_processes()
+    if framing is Framing.SEED:
+        if args.messages not in (None, 1):
+            raise ValueError("seed:// does one exchange per connection: drop --messages")
+        if not 1 <= args.size <= SEED_READ_SIZE:
+            raise ValueError(
+                f"seed:// needs 1 <= --size <= {SEED_READ_SIZE} (the server reads once)"
+            )
+    elif args.messages is None:
+        args.messages = 100
+    for name in ("connections", "concurrency", "window", "processes"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1")
+    if (args.messages or 0) < 0 or args.size < 0:
+        raise ValueError("--messages and --size must be 0 or more")
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        framing = parse_url(args.url).framing
+        validate(args, framing)
+    except ValueError as exc:
+        parser.error(str(exc))
+    deadline = time.monotonic() + args.duration_limit
+    plans = make_plans(args, framing, deadline)
+    progress_out = sys.stdout if sys.stdout.isatty() and not args.json else None
+    try:
+        results, lost = run_processes(plans, deadline + GRACE_SECONDS, progress_out)
+    except KeyboardInterrupt:
+        return 130
+    unit = "exchanges" if framing is Framing.SEED else "messages"
+    report = LoadReport(args.url, unit, plans, results, lost)
+    if args.json:
+        import json
+
+        print(json.dumps(report.as_dict()))
+    else:
+        print(report.as_text())
+    return 0 if report.ok else 1
+
+
+def run_processes(
+    plans: list[Plan], hard_deadline: float, progress_out: TextIO | None
+) -> tuple[list[WorkerResult], int]:
+    """Start one process per plan; their results, and how many gave none in time."""
+    context = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
+    progress: Any = context.RawArray("q", 2 * len(plans))
+    results_queue: Any = context.Queue()
+    start_line = context.Barrier(len(plans))
+    processes = [
+        context.Process(
+            target=process_main,
+            args=(plan, progress, slot, start_line, results_queue),
+            daemon=True,
+        )
+        for slot, plan in enumerate(plans)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        return collect(processes, results_queue, progress, plans, hard_deadline, progress_out)
+    finally:
+        for process in processes:  # normally gone already; after Ctrl-C, or a hang, not
+            process.join(timeout=1.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def collect(
+    processes: list[Any],
+    results_queue: Any,
+    progress: Any,
+    plans: list[Plan],
+    hard_deadline: float,
+    progress_out: TextIO | None,
+) -> tuple[list[WorkerResult], int]:
+    """Worker results as they come, until all came or the hard deadline passed."""
+    planned = sum(plan.connections * plan.messages for plan in plans)
+    results: dict[int, WorkerResult] = {}
+    started = time.monotonic()
+    while len(results) < len(processes) and time.monotonic() < hard_deadline:
+        try:  # results first, join after: a big result must leave the queue before its writer exits
+            slot, result = results_queue.get(timeout=0.25)
+            results[slot] = result
+        except queue.Empty:
+            if not any(p.is_alive() for p in processes) and results_queue.empty():
+                break  # a worker died without a result
+        if progress_out is not None:
+            show_progress(progress_out, progress, planned, time.monotonic() - started)
+    if progress_out is not None:
+        progress_out.write("\r\033[K")
+    return [results[slot] for slot in sorted(results)], len(processes) - len(results)
+
+
+def show_progress(out: TextIO, progress: Any, planned: int, elapsed: float) -> None:
+    done = sum(progress[0::2])
+    errors = sum(progress[1::2])
+    rate = done / elapsed if elapsed > 0 else 0.0
+    out.write(f"\r\033[K{done}/{planned} done  {rate:.0f}/s  errors {errors}  {elapsed:.1f}s")
+    out.flush()

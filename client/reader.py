@@ -1,0 +1,163 @@
+"""Sans-IO reading of server replies, shared by the sync and asyncio connections.
+
+Bytes from the socket go in with `feed` / `feed_eof`; `next_reply` names the
+next reply (protocol.Greeting, Ack or ServerError) or says more bytes are
+needed. The framing rules themselves live in `protocol/`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from protocol import (
+    ACK_PREFIX,
+    ERR_PREFIX,
+    GREETING,
+    Decoder,
+    Framing,
+    MessageTooLarge,
+    ProtocolError,
+    Reply,
+    ServerError,
+    classify_body,
+    codec_for,
+    parse_seed_response,
+    reply_limit,
+)
+from protocol import Ack as AckReply
+from protocol import Greeting as GreetingReply
+
+from .errors import ClientError, ClosedEarly, UnexpectedBytes
+
+# Large enough for the ack of any message a server would accept, yet bounded.
+DEFAULT_MAX_REPLY_BYTES = reply_limit(64 * 1024 * 1024)
+
+
+def _could_start(data: bytes | bytearray, prefix: bytes) -> bool:
+    n = min(len(data), len(prefix))
+    return data[:n] == prefix[:n]
+
+
+class ReplyReader:
+    """Replies out of the bytes one connection received, in order."""
+
+    def __init__(self, framing: Framing, max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> None:
+        self.framing = framing
+        self._codec = codec_for(framing)
+        self._max = max_reply_bytes
+        self._eof = False
+        self._bodies: deque[bytes] = deque()  # complete line/frame bodies, not yet named
+        self._failure: ClientError | None = None
+        self._decoder: Decoder | None = None
+        # seed: everything received and not yet parsed; line/frame: the bytes
+        # of the incomplete message the decoder holds (kept for take_unparsed).
+        self._pending = bytearray()
+        self._seed_greeting_due = framing is Framing.SEED
+        self._raw = False  # set by take_unparsed: bytes are collected, no longer parsed
+        if framing is not Framing.SEED:
+            self._decoder = self._codec.message_decoder(max_reply_bytes)
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof
+
+    @property
+    def reply_buffered(self) -> bool:
+        """True when next_reply() would return a reply without more bytes."""
+        return bool(self._bodies)
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pending += data
+        if self._decoder is None or self._failure is not None or self._raw:
+            return
+        try:
+            bodies = self._decoder.feed(data)
+        except MessageTooLarge as exc:
+            self._bodies.extend(exc.complete)
+            self._failure = UnexpectedBytes(f"a reply of {exc.size} bytes exceeds {exc.limit}")
+            # Only the complete replies leave _pending: the rest stays raw.
+            del self._pending[: sum(len(self._codec.encode_message(b)) for b in exc.complete)]
+            return
+        self._bodies.extend(bodies)
+        del self._pending[: len(self._pending) - self._decoder.buffered]
+
+    def feed_eof(self) -> None:
+        self._eof = True
+
+    def next_reply(self) -> Reply | None:
+        """The next reply, or None when more bytes are needed.
+
+        Raises ClosedEarly at EOF with no reply left, UnexpectedBytes for bytes
+        that fit no reply.
+        """
+        if self._decoder is None:
+            return self._next_seed_reply()
+        if self._bodies:
+            body = self._bodies.popleft()
+            try:
+                return classify_body(body, self._codec.greeting_body)
+            except ProtocolError as exc:
+                raise UnexpectedBytes(str(exc)) from None
+        if self._failure is not None:
+            raise self._failure
+        if self._eof:
+            raise self._closed_early(len(self._pending))
+        return None
+
+    def take_unparsed(self) -> bytes:
+        """The received bytes no reply was taken from yet, exactly as they came.
+
+        From then on the reader only collects bytes: later calls give what came since.
+        """
+        self._raw = True
+        if self._decoder is None:
+            data = bytes(self._pending)
+        else:
+            framed = b"".join(self._codec.encode_message(body) for body in self._bodies)
+            data = framed + self._pending
+            self._bodies.clear()
+        self._pending.clear()
+        return data
+
+    def _next_seed_reply(self) -> Reply | None:
+        pending = self._pending
+        if self._seed_greeting_due:
+            if pending.startswith(GREETING):
+                self._seed_greeting_due = False
+                del pending[: len(GREETING)]
+                return GreetingReply()
+            if _could_start(pending, GREETING):
+                if not self._eof:
+                    return None
+                raise self._closed_early(len(pending))
+            self._seed_greeting_due = False
+        # A seed answer ends only when the server closes; reject garbage sooner.
+        if not (_could_start(pending, ACK_PREFIX) or _could_start(pending, ERR_PREFIX)):
+            raise UnexpectedBytes("unexpected bytes from a seed server", bytes(pending))
+        if len(pending) > self._max + 1:
+            raise UnexpectedBytes(f"a seed answer longer than {self._max} bytes")
+        if not self._eof:
+            return None
+        if not pending:
+            raise self._closed_early(0)
+        data = bytes(pending)
+        pending.clear()
+        try:
+            response = parse_seed_response(data)
+        except ProtocolError as exc:
+            raise UnexpectedBytes(str(exc)) from None
+        if response.error is not None:
+            return ServerError(response.error)
+        assert response.answer is not None  # parse_seed_response gives one or the other
+        return AckReply(response.answer)
+
+    @staticmethod
+    def _closed_early(partial: int) -> ClosedEarly:
+        if partial:
+            return ClosedEarly(
+                f"the server closed the connection in the middle of a reply "
+                f"({partial} bytes of it came)"
+            )
+        return ClosedEarly("the server closed the connection before replying")

@@ -1,0 +1,146 @@
+"""`python -m client` as a process: output bytes, JSON, message sources, every exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import client
+from protocol import GREETING, Framing, codec_for
+from tests.fast.client.helpers import free_port, run_cli, start_cli
+from tests.fast.client.peers import ScriptedPeer, closes_at_once
+from tests.fast.server.process import RunningServer, ServerFactory
+
+ACK = "收到的信息:".encode()
+
+
+def test_seed_prints_exactly_what_the_tutorial_server_sent(server: RunningServer) -> None:
+    done = run_cli(server.url("seed"), r"Ho\r\nfirst blood\r\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "测试成功!\n收到的信息:Ho\r\nfirst blood\r\n\n".encode()
+    assert done.stderr == b""
+
+
+def test_line_sends_each_line_on_one_connection(server: RunningServer) -> None:
+    done = run_cli(server.url("line"), r"one\ntwo", "三")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == GREETING + ACK + b"one\n" + ACK + b"two\n" + ACK + "三\n".encode()
+
+
+def test_frame_prints_bodies_one_per_line(server: RunningServer) -> None:
+    done = run_cli(server.url("frame"), r"\x00\x01", "two words")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == GREETING + ACK + b"\x00\x01\n" + ACK + b"two words\n"
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+def test_json_document_names_each_exchange(server: RunningServer, framing: Framing) -> None:
+    done = run_cli("--json", "--repeat", "2", server.url(framing), "é!")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["exit_code"] == 0
+    assert doc["error"] is None
+    exchanges = [e for c in doc["connections"] for e in c["exchanges"]]
+    assert exchanges == [{"sent": "é!", "answer": "é!"}] * 2
+    # seed: one connection per message; line and frame: one for all.
+    assert len(doc["connections"]) == (2 if framing is Framing.SEED else 1)
+    greeting = codec_for(framing).greeting.decode("utf-8", "backslashreplace")
+    assert all(c["greeting"] == greeting for c in doc["connections"])
+
+
+def test_messages_from_stdin_and_files_are_raw(server: RunningServer, tmp_path: Path) -> None:
+    path = tmp_path / "body"
+    path.write_bytes(b"file \\n body")
+    done = run_cli("--file", str(path), server.url("frame"), "-", stdin=b"stdin\\r body")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == GREETING + ACK + b"stdin\\r body\n" + ACK + b"file \\n body\n"
+
+
+def test_repeat_on_seed_opens_a_connection_per_message(server: RunningServer) -> None:
+    done = run_cli("--repeat", "3", server.url("seed"), "again")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (GREETING + ACK + b"again\n") * 3
+
+
+def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
+    done = run_cli(server.url("line"))
+    assert (done.returncode, done.stdout) == (0, GREETING)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["http://127.0.0.1:80", "x"], b"scheme"),
+        (["line://127.0.0.1:9", "--repeat", "-1"], b"--repeat"),
+        (["line://127.0.0.1:9", "--file", "/nonexistent/message"], b"No such file"),
+        (["seed://127.0.0.1:9", ""], b"empty message"),
+        (["line://127.0.0.1:9", "--timeout", "soon"], b"not a number of seconds"),
+        (["line://127.0.0.1:9", "--connect-timeout", "0"], b"more than 0 seconds"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], words: bytes) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_help_documents_every_exit_code() -> None:
+    done = run_cli("--help")
+    assert done.returncode == 0
+    for code in (b"0", b"2", b"3", b"4", b"5", b"6", b"7"):
+        assert b"\n  " + code + b"  " in done.stdout
+
+
+def test_nothing_listening_exits_3() -> None:
+    done = run_cli(f"line://127.0.0.1:{free_port()}", "x")
+    assert done.returncode == 3
+    assert done.stderr.startswith(b"client: connect-failed: ")
+
+
+def test_server_error_exits_6_and_prints_the_err_line(server_factory: ServerFactory) -> None:
+    small = server_factory("--max-message-bytes", "4", listen=["line"])
+    done = run_cli(small.url("line"), "ok", "too long")
+    assert done.returncode == 6
+    assert done.stdout == GREETING + ACK + b"ok\n" + b"ERR too-large\n"
+    assert b"too-large" in done.stderr
+
+
+def test_server_error_in_json_names_the_reason(server_factory: ServerFactory) -> None:
+    small = server_factory("--max-message-bytes", "4", listen=["frame"])
+    done = run_cli("--json", small.url("frame"), "too long")
+    doc = json.loads(done.stdout)
+    assert done.returncode == doc["exit_code"] == 6
+    assert doc["error"]["reason"] == "too-large"
+    assert doc["connections"][0]["exchanges"] == [{"sent": "too long", "error": "too-large"}]
+
+
+def test_wait_ready_outlasts_a_server_that_starts_late(server_factory: ServerFactory) -> None:
+    """First a port proxy with no backend (accepts, closes), then nothing, then the server."""
+    port = free_port()
+    with ScriptedPeer(closes_at_once, port=port) as proxy:
+        cli = start_cli("--wait-ready", "20", f"line://127.0.0.1:{port}", "late")
+        proxy.wait_accepted(2)  # the client came, failed, and came back
+    late = server_factory(listen=[f"line://127.0.0.1:{port}"])
+    out, err = cli.communicate(timeout=20)
+    assert cli.returncode == 0, err
+    assert out == GREETING + ACK + b"late\n"
+    late.wait_for_event("close", messages="1")
+
+
+def test_wait_ready_gives_up_with_connect_failed() -> None:
+    done = run_cli("--wait-ready", "0.5", f"frame://127.0.0.1:{free_port()}", "x")
+    assert done.returncode == 3
+
+
+def test_busy_instead_of_greeting_exits_6(server_factory: ServerFactory) -> None:
+    full = server_factory("--max-connections", "1", "--overflow", "reject", listen=["seed"])
+    with client.connect(full.url("seed"), timeout=5) as holder:
+        holder.greeting()
+        done = run_cli("--json", full.url("seed"), "hello")
+    doc = json.loads(done.stdout)
+    assert done.returncode == doc["exit_code"] == 6
+    assert doc["connections"] == [{"greeting": None, "error": "busy", "exchanges": []}]
+    assert doc["error"]["reason"] == "busy"

@@ -1,0 +1,144 @@
+"""`python -m client load`: every connection and message counted, JSON shape, bounded."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from tests.fast.client.helpers import CLI_TIMEOUT, free_port, run_cli
+from tests.fast.client.peers import ScriptedPeer, never_greets
+from tests.fast.server.process import REPO_ROOT, RunningServer, ServerFactory
+
+
+def load(*args: str) -> tuple[int, dict[str, Any]]:
+    done = run_cli("load", "--json", *args)
+    assert b"Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def closes_by_listener(server: RunningServer, url: str, count: int) -> list[dict[str, str]]:
+    """Wait until the server logged `count` closes on `url`; those close events."""
+    server.wait_for_log(
+        lambda _: sum(e.get("listener") == url for e in server.events("close")) >= count,
+        timeout=10,
+    )
+    return [e for e in server.events("close") if e.get("listener") == url]
+
+
+@pytest.mark.parametrize(("framing", "window"), [("line", "16"), ("frame", "1")])
+def test_every_message_of_every_connection_is_counted(
+    server_factory: ServerFactory, framing: str, window: str
+) -> None:
+    server = server_factory(listen=[framing])
+    code, report = load(
+        server.url(framing),
+        *("--connections", "6", "--concurrency", "3", "--messages", "50"),
+        *("--size", "32", "--window", window, "--processes", "2"),
+    )
+    assert code == 0, report
+    assert report["unit"] == "messages"
+    assert report["completed"] == report["planned"]["messages"] == 300
+    assert report["connections"] == {"ok": 6, "failed": 0}
+    assert report["errors"] == {}
+    assert report["ok"] is True
+    assert len(report["cpu"]["per_process_s"]) == 2
+    lat = report["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    # The server's own count agrees: 6 connections of 50 messages each.
+    closes = closes_by_listener(server, server.url(framing), 6)
+    assert [e["messages"] for e in closes] == ["50"] * 6
+
+
+def test_seed_does_one_exchange_per_connection(server_factory: ServerFactory) -> None:
+    server = server_factory(listen=["seed"])
+    code, report = load(
+        server.url("seed"), "--connections", "20", "--concurrency", "4", "--size", "100"
+    )
+    assert code == 0, report
+    assert report["unit"] == "exchanges"
+    assert report["completed"] == report["planned"]["exchanges"] == 20
+    assert report["rate_per_s"] > 0
+    closes = closes_by_listener(server, server.url("seed"), 20)
+    assert {e["messages"] for e in closes} == {"1"}
+
+
+def test_text_report_without_a_terminal_has_no_progress_line(server: RunningServer) -> None:
+    done = run_cli("load", server.url("line"), "--connections", "2", "--messages", "5")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode()
+    assert "completed    10/10 messages" in text
+    assert "\r" not in text  # the live progress line is for terminals only
+
+
+def test_progress_line_on_a_terminal(server: RunningServer) -> None:
+    primary, secondary = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "client", "load", server.url("frame"), "--connections", "2"],
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        cwd=REPO_ROOT,
+    ) as proc:
+        os.close(secondary)
+        shown = read_terminal(primary, timeout=CLI_TIMEOUT)
+        assert proc.wait(timeout=CLI_TIMEOUT) == 0
+    assert re.search(rb"\r\x1b\[K\d+/200 done ", shown)  # rewritten in place
+    assert b"completed    200/200 messages" in shown
+
+
+def read_terminal(primary: int, timeout: float) -> bytes:
+    """All a program wrote to a pty, until it closed its side."""
+    deadline = time.monotonic() + timeout
+    shown = b""
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            chunk = os.read(primary, 65536)
+            if not chunk:
+                break
+            shown += chunk
+    except OSError:  # EIO: the program closed the terminal
+        pass
+    finally:
+        os.close(primary)
+    return shown
+
+
+def test_failures_are_counted_by_kind_and_exit_1() -> None:
+    code, report = load(
+        f"line://127.0.0.1:{free_port()}", "--connections", "5", "--concurrency", "2"
+    )
+    assert code == 1
+    assert report["errors"] == {"connect-failed": 5}
+    assert report["connections"] == {"ok": 0, "failed": 5}
+    assert report["ok"] is False
+
+
+def test_duration_limit_stops_a_run_that_would_hang() -> None:
+    with ScriptedPeer(never_greets) as peer:
+        started = time.monotonic()
+        code, report = load(
+            peer.url("frame"),
+            *("--connections", "4", "--concurrency", "4", "--processes", "1"),
+            *("--timeout", "60", "--duration-limit", "1"),
+        )
+    assert time.monotonic() - started < 15
+    assert code == 1
+    assert report["stopped_by_limit"] is True
+    assert report["completed"] == 0
+
+
+def test_seed_rejects_messages_per_connection() -> None:
+    done = run_cli("load", "seed://127.0.0.1:9", "--messages", "5")
+    assert done.returncode == 2
+    assert b"one exchange per connection" in done.stderr

@@ -1,0 +1,84 @@
+"""Servers the real one never imitates: silent, tutorial-style, garbage. Typed errors, no hang."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+import client
+from client import aio
+from protocol import GREETING, Framing
+from tests.fast.client.helpers import run_cli
+from tests.fast.client.peers import (
+    ScriptedPeer,
+    never_greets,
+    sends_garbage,
+    tutorial_without_answer,
+)
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+def test_never_greeting_server_times_out(framing: Framing) -> None:
+    with ScriptedPeer(never_greets) as peer, client.connect(peer.url(framing), timeout=0.3) as conn:
+        started = time.monotonic()
+        with pytest.raises(client.ClientTimeout) as caught:
+            conn.greeting()
+    assert time.monotonic() - started < 3
+    assert caught.value.exit_code == 4
+
+
+def test_never_greeting_server_times_out_async() -> None:
+    async def talk(url: str) -> None:
+        async with await aio.connect(url, timeout=0.3) as conn:
+            await conn.greeting()
+
+    with ScriptedPeer(never_greets) as peer, pytest.raises(client.ClientTimeout):
+        asyncio.run(talk(peer.url("line")))
+
+
+def test_cli_against_a_never_greeting_server_exits_4() -> None:
+    with ScriptedPeer(never_greets) as peer:
+        done = run_cli(peer.url("seed"), "hello", "--timeout", "0.3", timeout=10)
+    assert done.returncode == 4
+    assert done.stdout == b""
+    assert b"timeout" in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+def test_tutorial_server_without_answer_is_closed_early(framing: Framing) -> None:
+    peer = ScriptedPeer(tutorial_without_answer(framing))
+    with (
+        peer,
+        client.connect(peer.url(framing), timeout=5) as conn,
+        pytest.raises(client.ClosedEarly, match="before replying"),
+    ):
+        conn.exchange(b"Ho first blood")
+
+
+def test_cli_against_a_tutorial_server_without_answer_exits_5_plainly() -> None:
+    with ScriptedPeer(tutorial_without_answer("seed")) as peer:
+        done = run_cli(peer.url("seed"), r"Ho\r\nfirst blood\r\n", timeout=10)
+    assert done.returncode == 5
+    assert done.stdout == GREETING  # what the server did send, as it sent it
+    assert done.stderr.startswith(b"client: closed-early: ")
+    assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("framing", [Framing.SEED, Framing.LINE])
+def test_garbage_is_unexpected_bytes(framing: Framing) -> None:
+    with ScriptedPeer(sends_garbage) as peer, client.connect(peer.url(framing), timeout=5) as conn:
+        started = time.monotonic()
+        with pytest.raises(client.UnexpectedBytes, match="HTTP"):
+            conn.greeting()
+    assert time.monotonic() - started < 3  # caught without waiting for a close
+
+
+def test_cli_against_garbage_exits_7() -> None:
+    with ScriptedPeer(sends_garbage) as peer:
+        done = run_cli("--json", peer.url("line"), "hi", timeout=10)
+    assert done.returncode == 7
+    assert b'"kind": "unexpected-bytes"' in done.stdout
+    assert b"Traceback" not in done.stderr
