@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make demo`: bootstrap, build the images, run compose.yaml to its end, check it.
+# The stack ends by itself (the server stops after five sessions); this script
+# then checks what `docker compose up` does not: every container exited 0 and
+# the five clients each got the greeting and the answer. The stack is removed
+# afterwards, whatever happened. DEMO_TIMEOUT (s) bounds the run (default 120).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI_NAME=demo
+. ci/lib/common.sh
+
+ci/bootstrap.sh >/dev/null
+ci/build-images.sh
+BASE_IMAGE=$(cat build/base-image)
+export BASE_IMAGE
+# COMPOSE_PROJECT_NAME (from the environment) lets a test run its own copy.
+compose=(docker compose --progress quiet)
+[ -t 1 ] || compose+=(--ansi never)  # plain lines when the output is a log, not a terminal
+clients=5
+greeting='测试成功!'
+answer='收到的信息:Ho'
+
+trap '"${compose[@]}" down --remove-orphans --timeout 15 >/dev/null 2>&1 || true' EXIT
+"${compose[@]}" down --remove-orphans >/dev/null 2>&1 || true  # a killed earlier run
+say "docker compose up: one server, $clients clients (docker compose $(docker compose version --short))"
+status=0
+if [ -t 1 ]; then
+    timeout "${DEMO_TIMEOUT:-120}" "${compose[@]}" up --no-build || status=$?
+else
+    # Compose 2.26 starts each log line with an erase-line escape even into a file: drop it.
+    timeout "${DEMO_TIMEOUT:-120}" "${compose[@]}" up --no-build | sed -u $'s/\e\\[2K//g' || status=$?
+fi
+[ "$status" -ne 124 ] || die "the stack was still running after ${DEMO_TIMEOUT:-120} s"
+[ "$status" -eq 0 ] || die "docker compose up failed with exit code $status"
+
+# `docker compose up` returns 0 however its containers ended: look at each one.
+failed=0 count=0
+while read -r name code; do
+    say "${name#/} exited $code"
+    count=$((count + 1))
+    [ "$code" -eq 0 ] || failed=$((failed + 1))
+done < <("${compose[@]}" ps --all --quiet | xargs -r docker inspect --format '{{.Name}} {{.State.ExitCode}}')
+logs=$("${compose[@]}" logs --no-color client)
+greetings=$(grep -c -F "$greeting" <<<"$logs" || true)
+answers=$(grep -c -F "$answer" <<<"$logs" || true)
+say "$count containers, $failed failed; $greetings greetings and $answers answers in the clients' logs"
+[ "$count" -eq $((clients + 1)) ] || die "expected $((clients + 1)) containers, found $count"
+[ "$failed" -eq 0 ] || die "$failed containers exited non-zero"
+if [ "$greetings" -ne "$clients" ] || [ "$answers" -ne "$clients" ]; then
+    die "expected $clients greetings and $clients answers"
+fi
+say "ok: $clients greetings, $clients answers, every container exited 0"

@@ -1,0 +1,109 @@
+"""`make demo` (ci/demo.sh) for real: the compose stack ends by itself, every part exits 0.
+
+Runs under this session's compose project name, which the sweeper knows, and
+checks that nothing of it is left afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
+
+pytestmark = pytest.mark.container
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = f"{COMPOSE_PROJECT_PREFIX}{SESSION_ID}"
+CLIENTS = {f"client-{n}" for n in range(1, 6)}
+DEMO_TIMEOUT = 120
+
+
+def run_demo(compose_files: list[Path] | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, COMPOSE_PROJECT_NAME=PROJECT, DEMO_TIMEOUT=str(DEMO_TIMEOUT))
+    if compose_files:
+        env["COMPOSE_FILE"] = os.pathsep.join(str(f) for f in compose_files)
+    return subprocess.run(
+        ["ci/demo.sh"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT + 120,  # plus bootstrap and a cached image build
+        check=False,
+    )
+
+
+def clients_printing(output: str, text: str) -> set[str]:
+    """The clients whose log lines (as `docker compose up` prefixes them) start with `text`."""
+    return set(re.findall(rf"^(client-\d+)\s+\| {re.escape(text)}", output, re.MULTILINE))
+
+
+def exit_reports(stderr: str) -> dict[str, int]:
+    """demo.sh's `NAME exited CODE` lines, by service replica (`client-3`, `server-1`)."""
+    found = re.findall(rf"^demo: {re.escape(PROJECT)}-(\S+) exited (\d+)$", stderr, re.MULTILINE)
+    return {name: int(code) for name, code in found}
+
+
+def leftovers() -> list[str]:
+    client = docker.from_env(timeout=30)
+    try:
+        project: dict[str, str | list[str] | bool] = {
+            "label": f"com.docker.compose.project={PROJECT}"
+        }
+        containers = client.containers.list(all=True, filters=project)
+        networks = client.networks.list(filters=project)
+        return [f"container {c.name}" for c in containers] + [f"network {n.name}" for n in networks]
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def demo_project(images: dict[str, str]) -> Iterator[str]:
+    """This session's compose project: empty before the test, checked empty after it."""
+    assert leftovers() == []
+    yield PROJECT
+    left = leftovers()
+    subprocess.run(
+        ["docker", "compose", "-p", PROJECT, "down", "--remove-orphans", "--timeout", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert left == [], "ci/demo.sh left these behind"
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT + 180)
+def test_make_demo_shows_five_answers_and_every_container_exits_zero(demo_project: str) -> None:
+    result = run_demo()
+
+    assert result.returncode == 0, result.stderr
+    assert clients_printing(result.stdout, "测试成功!") == CLIENTS
+    assert clients_printing(result.stdout, "收到的信息:Ho") == CLIENTS
+    assert clients_printing(result.stdout, "first blood") == CLIENTS  # the \r\n escape became bytes
+    assert exit_reports(result.stderr) == dict.fromkeys([*CLIENTS, "server-1"], 0)
+    assert re.search(r"^server-1\s+\| .*event=summary connections=5 ", result.stdout, re.M)
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT + 180)
+def test_make_demo_fails_when_a_client_fails(demo_project: str, tmp_path: Path) -> None:
+    # The server still ends after five sessions, but refuses every message as too large.
+    override = tmp_path / "refuse.yaml"
+    override.write_text(
+        "services:\n"
+        "  server:\n"
+        "    command: [--listen=seed://0.0.0.0:9000, --max-sessions=5, --max-message-bytes=2]\n"
+    )
+    result = run_demo([ROOT / "compose.yaml", override])
+
+    assert result.returncode != 0
+    assert "demo: error: 5 containers exited non-zero" in result.stderr
+    assert clients_printing(result.stdout, "ERR too-large") == CLIENTS
+    assert exit_reports(result.stderr) == {**dict.fromkeys(CLIENTS, 6), "server-1": 0}

@@ -1,0 +1,220 @@
+"""The images themselves: what they contain, how they run, how they stop.
+
+The server is reached from the host at its bridge-network IP; every socket has
+a timeout. Each container is labelled and removed by its fixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+from docker.models.containers import Container
+from testcontainers.core.network import Network
+
+from protocol import ErrorReason, Framing, codec_for, parse_endpoint
+from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer
+from tests.harness.images import base_image
+from tests.harness.labels import harness_labels
+from tests.harness.waiting import wait_until
+
+pytestmark = pytest.mark.container
+
+IO_TIMEOUT = 5.0
+DRAIN_TIMEOUT = 3.0
+SERVICE_UID = 10001
+# "Well under 1 MB": the code is tens of kB; this leaves room to grow, not to install packages.
+MAX_ADDED_BYTES = 512 * 1024
+# The same locks compose.yaml puts on the server.
+HARDENING: dict[str, Any] = {
+    "read_only": True,
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+}
+
+
+# Every file under /app, relative to it, one per line.
+WALK_APP = (
+    "import os\n"
+    "for d, _, fs in os.walk('/app'):\n"
+    "    for f in fs: print(os.path.relpath(os.path.join(d, f), '/app'))"
+)
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env(timeout=60)
+    yield client
+    client.close()
+
+
+def read_up_to(sock: socket.socket, limit: int) -> bytes:
+    """Read until `limit` bytes or EOF (the socket's timeout bounds each read)."""
+    received = b""
+    while len(received) < limit and (chunk := sock.recv(65536)):
+        received += chunk
+    return received
+
+
+def exchange(url: str, payload: bytes, expected: bytes) -> bytes:
+    """Send `payload` once in the URL's framing; read until `expected`'s length or EOF."""
+    endpoint = parse_endpoint(url)
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(codec_for(endpoint.framing).encode_message(payload))
+        return read_up_to(sock, len(expected))
+
+
+@pytest.mark.parametrize("tag", [SERVER_IMAGE, CLIENT_IMAGE])
+def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
+    images: dict[str, str], docker_client: docker.DockerClient, tag: str
+) -> None:
+    image = docker_client.images.get(tag)
+    base = docker_client.images.get(base_image())
+    added = int(image.attrs["Size"]) - int(base.attrs["Size"])
+    assert 0 < added < MAX_ADDED_BYTES, f"{tag} adds {added} bytes to {base_image()}"
+
+    app = tag.split("/")[1].split(":")[0]  # socket-harness/server:local -> server
+    listing = docker_client.containers.run(
+        tag,
+        entrypoint=["python3", "-c", WALK_APP],
+        command=[],
+        network_mode="none",
+        labels=harness_labels("test_images:listing"),
+        remove=True,
+    )
+    paths = listing.decode().split()
+    # .dockerignore and the COPY lines: its own package and protocol/, no Dockerfile, no caches.
+    assert {path.split("/")[0] for path in paths} == {app, "protocol"}
+    assert f"{app}/__main__.py" in paths
+    assert not [p for p in paths if "__pycache__" in p or p.endswith(("Dockerfile", ".pyc"))]
+
+
+def test_server_image_metadata(images: dict[str, str], docker_client: docker.DockerClient) -> None:
+    config = docker_client.images.get(SERVER_IMAGE).attrs["Config"]
+    assert config["User"] == f"{SERVICE_UID}:{SERVICE_UID}"
+    assert config["StopSignal"] == "SIGTERM"
+    assert config["Entrypoint"] == ["python3", "-m", "server"]
+    assert set(config["ExposedPorts"]) == {"9000/tcp", "9001/tcp", "9002/tcp"}
+    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "server.probe"]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == "socket-harness server"
+    assert labels["org.opencontainers.image.base.name"] == base_image()
+    assert labels["org.opencontainers.image.version"] not in ("", "dev")
+
+
+@pytest.fixture(scope="module")
+def module_server(start_module_server: Any) -> ServerContainer:
+    """One server with the image's default listeners, shared by the module's exchanges."""
+    server: ServerContainer = start_module_server()
+    return server
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+def test_server_image_answers_every_framing(
+    module_server: ServerContainer, framing: Framing
+) -> None:
+    codec = codec_for(framing)
+    payload = b"Ho\r\nfirst blood\r\n" if framing is Framing.SEED else b"first blood"
+    expected = codec.greeting + codec.encode_ack(payload)
+
+    assert exchange(module_server.url(framing), payload, expected) == expected
+
+
+@pytest.fixture
+def hardened_server(
+    images: dict[str, str], network: Network, docker_client: docker.DockerClient
+) -> Iterator[Container]:
+    """The server image run the way compose.yaml runs it, with no user given: the image's own."""
+    container = docker_client.containers.run(
+        SERVER_IMAGE,
+        detach=True,
+        network=network.name,
+        labels=harness_labels("test_images:hardened"),
+        **HARDENING,
+    )
+    try:
+        yield container
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+
+def health_status(container: Container) -> str:
+    container.reload()
+    return str(container.attrs["State"]["Health"]["Status"])
+
+
+def exec_python(container: Container, code: str) -> tuple[int, str]:
+    exit_code, output = container.exec_run(["python3", "-c", code])
+    # Not streamed, so it has ended: an exit code and all of the output.
+    assert exit_code is not None
+    assert isinstance(output, bytes)
+    return exit_code, output.decode(errors="replace")
+
+
+def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container) -> None:
+    # Healthy means the probe and the server both work under these locks.
+    wait_until(lambda: health_status(hardened_server) == "healthy", timeout=30, what="healthy")
+
+    code, ids = exec_python(hardened_server, "import os; print(os.getuid(), os.getgid())")
+    assert (code, ids.split()) == (0, [str(SERVICE_UID), str(SERVICE_UID)])
+    code, status = exec_python(hardened_server, "print(open('/proc/1/status').read())")
+    assert code == 0
+    assert f"Uid:\t{SERVICE_UID}\t{SERVICE_UID}" in status  # the server process itself
+    assert "CapEff:\t0000000000000000" in status
+    assert "NoNewPrivs:\t1" in status
+    for path in ("/app/server/x", "/tmp/x"):
+        code, output = exec_python(hardened_server, f"open({path!r}, 'w')")
+        assert code != 0
+        assert "Read-only file system" in output, output
+
+    hardened_server.reload()
+    ip = hardened_server.attrs["NetworkSettings"]["Networks"]
+    url = f"line://{next(iter(ip.values()))['IPAddress']}:9001"
+    codec = codec_for(Framing.LINE)
+    expected = codec.greeting + codec.encode_ack(b"locked down")
+    assert exchange(url, b"locked down", expected) == expected
+
+
+def test_health_probes_never_count_as_sessions(start_server: Any) -> None:
+    server: ServerContainer = start_server(max_sessions=1)
+    wrapped = server.container.get_wrapped_container()
+
+    def probes() -> int:
+        wrapped.reload()
+        health = wrapped.attrs["State"].get("Health") or {}
+        return sum(1 for probe in health.get("Log") or [] if probe["ExitCode"] == 0)
+
+    wait_until(lambda: probes() >= 2, timeout=30, what="two successful health probes")
+    assert server.status() == "running"  # two probes, and the one session is still free
+
+    codec = codec_for(Framing.SEED)
+    expected = codec.greeting + codec.encode_ack(b"the only one")
+    assert exchange(server.url(Framing.SEED), b"the only one", expected) == expected
+    assert server.wait_exit(timeout=10) == 0
+
+
+def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(start_server: Any) -> None:
+    server: ServerContainer = start_server(drain_timeout=DRAIN_TIMEOUT)
+    endpoint = parse_endpoint(server.url(Framing.LINE))
+    codec = codec_for(Framing.LINE)
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as idle:
+        assert read_up_to(idle, len(codec.greeting)) == codec.greeting
+        started = time.monotonic()
+        stopper = server.stop_in_background(grace=DRAIN_TIMEOUT + 7)
+        exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
+        elapsed = time.monotonic() - started
+        stopper.join(timeout=IO_TIMEOUT)
+
+        # The idle peer was told why, then closed; nothing was killed.
+        rest = read_up_to(idle, 1 << 16)
+    assert exit_code == 0
+    assert elapsed < DRAIN_TIMEOUT, f"docker stop took {elapsed:.2f} s"
+    assert rest == codec.encode_error(ErrorReason.SHUTTING_DOWN)
+    assert server.events("drain")[-1]["result"] == "complete"
