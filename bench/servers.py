@@ -1,0 +1,62 @@
+"""The servers a run compares: the project's (asyncio, uvloop) and the three baselines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .containers import Launch, Mount
+
+REPO = Path(__file__).resolve().parent.parent
+SERVER_IMAGE = "socket-harness/server:local"
+PORTS = {"seed": 9000, "frame": 9002}
+PROJECT_READY = re.compile(r"event=ready|\"event\":\s*\"ready\"")
+BASELINE_READY = re.compile(r"^ready listener=", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    name: str
+    label: str  # as a table header
+    short: str  # under a chart's bar (two short lines)
+    baseline: bool
+
+    def launch(
+        self, framing: str, images: Mapping[str, str], settings: Mapping[str, str]
+    ) -> Launch:
+        """How to start this server with one listener of `framing` on its usual port."""
+        listen = f"{framing}://0.0.0.0:{PORTS[framing]}"
+        if not self.baseline:
+            loop = "uvloop" if self.name == "uvloop" else "asyncio"
+            environment = {"SERVER_LISTEN": listen, "SERVER_LOOP": loop, **settings}
+            return Launch(images[self.name], environment=environment, ready=PROJECT_READY)
+        # Baselines: the same base image as the project's, the code mounted read-only.
+        return Launch(
+            images["base"],
+            entrypoint=["python3", "-m", f"baselines.{self.name}", "--listen", listen],
+            environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
+            mounts=(
+                Mount(REPO / "protocol", "/bench/protocol"),
+                Mount(REPO / "bench" / "baselines", "/bench/baselines"),
+            ),
+            working_dir="/bench",
+            ready=BASELINE_READY,
+        )
+
+
+PROJECT = ServerKind("project", "project (asyncio)", "project\nasyncio", baseline=False)
+UVLOOP = ServerKind("uvloop", "project (uvloop)", "project\nuvloop", baseline=False)
+BLOCKING = ServerKind("blocking", "blocking (tutorial)", "blocking\n(tutorial)", baseline=True)
+THREADED = ServerKind("threaded", "thread per connection", "threads\n(socketserver)", True)
+STREAMS = ServerKind("streams", "asyncio streams", "asyncio\nstreams", baseline=True)
+
+
+def candidate(index: int) -> ServerKind:
+    """`--candidate IMAGE` number `index`: a changed server image measured beside the current."""
+    name = f"candidate{index}"
+    return ServerKind(name, f"{name} (asyncio)", f"{name}\nasyncio", baseline=False)
+
+
+ALL = (PROJECT, UVLOOP, BLOCKING, THREADED, STREAMS)
