@@ -33,11 +33,11 @@ test-containers: venv
 demo:
 	@ci/demo.sh
 
-fuzz: venv
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -m "not container" tests -k "property or stateful or payload" -p no:cacheprovider
+fuzz:
+	@ci/test.sh fuzz
 
 bench:
-	@bench/run.sh
+	@bench/run.sh $(BENCH_ARGS)
 
 bootstrap:
 	@ci/bootstrap.sh

@@ -1,0 +1,114 @@
+"""Fixtures of the container tier: images, a network per module, server and client containers.
+
+Everything created here carries the harness labels (tests/harness/labels.py)
+and is removed at teardown, pass or fail. A failing test's report gets the
+logs of every container it touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+
+# tests/conftest.py, loaded first, imported tests.harness: Ryuk is disabled before this import.
+from testcontainers.core.network import Network
+
+from tests.harness import tracking
+from tests.harness.containers import ClientRun, ServerContainer, create_network, run_client
+from tests.harness.engine import in_ci
+from tests.harness.images import ImageProblem, build_images
+from tests.harness.sweep import sweep_session
+
+StartServer = Callable[..., ServerContainer]
+RunClient = Callable[..., ClientRun]
+
+_docker_used = False
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, str]:
+    """Both images, built (or found up to date in Docker's cache) once per run."""
+    try:
+        return build_images()
+    except ImageProblem as exc:
+        if in_ci():
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def network(images: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Network]:
+    """A bridge network of this module's own; containers on it are reachable from the host."""
+    global _docker_used
+    _docker_used = True
+    net = create_network(owner=request.node.nodeid)
+    yield net
+    net.remove()
+
+
+def _server_factory(network: Network, owner: str) -> Generator[StartServer, None, None]:
+    started: list[ServerContainer] = []
+
+    def start(**options: Any) -> ServerContainer:
+        server = ServerContainer(network, owner, **options)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.remove()
+
+
+@pytest.fixture
+def start_server(network: Network, request: pytest.FixtureRequest) -> Iterator[StartServer]:
+    """`start_server(max_connections=2, overflow="reject")`: a ready server, removed afterwards."""
+    yield from _server_factory(network, request.node.nodeid)
+
+
+@pytest.fixture(scope="module")
+def start_module_server(network: Network, request: pytest.FixtureRequest) -> Iterator[StartServer]:
+    """Like `start_server`, but the server lives for the whole module (cheap property tests)."""
+    yield from _server_factory(network, request.node.nodeid)
+
+
+@pytest.fixture
+def client_runner(network: Network, request: pytest.FixtureRequest) -> RunClient:
+    """`client_runner([URL, "hello"], timeout=30)`: run the client image to its end on `network`."""
+
+    def run(args: list[str], timeout: float = 30.0) -> ClientRun:
+        return run_client(network, request.node.nodeid, args, timeout)
+
+    return run
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    tracking.begin_test()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        for title, text in tracking.report_sections():
+            report.sections.append((title, text))
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Teardown removes everything; anything found here is a fixture bug, said out loud.
+    if not _docker_used:
+        return
+    try:
+        leftovers = sweep_session()
+    except Exception as exc:
+        print(f"\nharness: could not check for leftovers: {exc}")
+        return
+    if leftovers:
+        print(f"\nharness: teardown missed {len(leftovers)} objects, removed now: {leftovers}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a leak is a bug: the run fails

@@ -1,0 +1,114 @@
+"""compose.yaml through testcontainers' DockerCompose: the demo ends by itself; a stop drains.
+
+The stack runs under a compose project of this session's own (the sweeper
+knows its prefix), with tests/containers/compose.labels.yaml adding the
+suite's labels to every service. Teardown runs `down` and checks that
+nothing of the project is left.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from testcontainers.compose import ComposeContainer, DockerCompose
+
+import client
+from protocol import ACK_PREFIX, GREETING, Ack, ErrorReason, ServerError
+from tests.harness.engine import compose_problem, in_ci
+from tests.harness.images import ROOT, base_image
+from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
+from tests.harness.sweep import compose_project_objects
+from tests.harness.waiting import wait_until
+
+# Tighter than the suite-wide 120 s: nothing here should take long.
+pytestmark = pytest.mark.timeout(90)
+
+PROJECT = f"{COMPOSE_PROJECT_PREFIX}{SESSION_ID}-tc"  # test_demo.py uses the bare prefix + id
+FILES = ["compose.yaml", str(Path(__file__).with_name("compose.labels.yaml"))]
+CLIENTS = 5
+TIMEOUT = 10.0
+
+
+@pytest.fixture
+def compose_env(images: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Compose reads these from the environment testcontainers passes on."""
+    problem = compose_problem()
+    if problem is not None:
+        if in_ci():
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(problem)
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", PROJECT)
+    monkeypatch.setenv("SOCKET_HARNESS_SESSION", SESSION_ID)
+    monkeypatch.setenv("BASE_IMAGE", base_image())
+    assert compose_project_objects(PROJECT) == [], "a previous run left this project behind"
+    yield
+    DockerCompose(ROOT, compose_file_name=FILES).stop()  # `down`, whatever the test did
+    assert compose_project_objects(PROJECT) == [], "`docker compose down` left these behind"
+
+
+def containers(compose: DockerCompose) -> list[ComposeContainer]:
+    return compose.get_containers(include_all=True)
+
+
+def test_demo_stack_answers_five_times_and_exits_zero(compose_env: None) -> None:
+    compose = DockerCompose(ROOT, compose_file_name=FILES, wait=False)  # `up --detach`
+    compose.start()
+
+    def all_exited() -> list[ComposeContainer] | None:
+        found = containers(compose)
+        done = len(found) == CLIENTS + 1 and all(c.State == "exited" for c in found)
+        return found if done else None
+
+    ended = wait_until(all_exited, timeout=60, what="the demo stack to end by itself", interval=0.5)
+    assert {(c.Service, c.ExitCode) for c in ended} == {("server", 0), ("client", 0)}
+    assert sum(c.Service == "client" for c in ended) == CLIENTS
+
+    client_logs, _ = compose.get_logs("client")
+    assert client_logs.count(GREETING.decode().strip()) == CLIENTS
+    answers = re.findall(re.escape(ACK_PREFIX.decode()) + r"Ho", client_logs)
+    assert len(answers) == CLIENTS
+    server_logs, _ = compose.get_logs("server")
+    assert "Traceback" not in server_logs + client_logs
+    assert "event=summary" in server_logs
+
+
+def test_compose_stop_drains_the_server_and_exits_zero(compose_env: None) -> None:
+    compose = DockerCompose(ROOT, compose_file_name=FILES, wait=True, services=["server"])
+    compose.start()  # `up --wait server`: returns once the healthcheck passes
+    server = compose.get_container("server")
+    assert server.ID is not None
+    engine = docker.from_env(timeout=30)
+    try:
+        networks = engine.containers.get(server.ID).attrs["NetworkSettings"]["Networks"]
+    finally:
+        engine.close()
+    ip = next(iter(networks.values()))["IPAddress"]
+
+    idle = client.connect(f"line://{ip}:9001", timeout=TIMEOUT)
+    idle.greeting()
+    busy = client.connect(f"frame://{ip}:9002", timeout=TIMEOUT)
+    busy.greeting()
+    wire = busy.codec.encode_message(b"in flight during compose stop")
+    busy.send_raw(wire[:10])
+
+    stopper = threading.Thread(target=compose.stop, kwargs={"down": False}, daemon=True)
+    stopper.start()  # `docker compose stop server`: blocks until the server has exited
+    assert idle.receive() == ServerError(ErrorReason.SHUTTING_DOWN)
+    busy.send_raw(wire[10:])
+    assert busy.receive() == Ack(b"in flight during compose stop")
+    idle.close()
+    busy.close()
+    stopper.join(timeout=30)
+    assert not stopper.is_alive(), "compose stop did not return"
+
+    stopped = compose.get_container("server", include_all=True)
+    assert (stopped.State, stopped.ExitCode) == ("exited", 0)
+    logs, _ = compose.get_logs("server")
+    assert "event=summary" in logs
+    assert "Traceback" not in logs
+    assert re.search(r"event=drain .*result=complete", logs)

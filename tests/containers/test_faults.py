@@ -1,0 +1,219 @@
+"""Bad input and misbehaving peers: each has its documented outcome, and the server recovers.
+
+One server serves the module. After every fault the server must answer a
+normal exchange, its open file descriptors (/proc/1/fd) must return to the
+baseline taken at start, and its memory must stay within MEMORY_BOUND_KIB of
+the baseline: a fault may cost a little memory, never a leak that grows.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import client
+from protocol import Ack, ErrorReason, Framing, ServerError, parse_endpoint
+from tests.containers.conftest import StartServer
+from tests.harness.containers import ServerContainer
+from tests.harness.expect import up_to_the_fault
+from tests.harness.strategies import container_settings, payloads
+from tests.harness.waiting import wait_until
+
+LIMIT = 16 * 1024
+IDLE_TIMEOUT = 1.0
+SEND_BUFFER = 64 * 1024
+BACKLOG = 16
+FLOOD = 300  # connects at once: many times the backlog
+TIMEOUT = 10.0
+# What the server may hold beyond its start: buffers of one connection at the send
+# limit, the allocator's slack, the flood's connection objects. A leak passes it.
+MEMORY_BOUND_KIB = 16 * 1024
+
+
+class Baseline:
+    def __init__(self, server: ServerContainer) -> None:
+        self.server = server
+        self.fds = server.fd_count()
+        self.rss_kib = server.rss_kib()
+
+
+@pytest.fixture(scope="module")
+def baseline(start_module_server: StartServer) -> Baseline:
+    server = start_module_server(
+        max_message_bytes=LIMIT,
+        idle_timeout=IDLE_TIMEOUT,
+        send_buffer_bytes=SEND_BUFFER,
+        backlog=BACKLOG,
+    )
+    return Baseline(server)
+
+
+@pytest.fixture
+def server(baseline: Baseline) -> Iterator[ServerContainer]:
+    """The module's server; after the test, proof that it recovered."""
+    yield baseline.server
+    assert_recovered(baseline)
+
+
+def assert_recovered(baseline: Baseline) -> None:
+    server = baseline.server
+    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        assert conn.request(b"after the fault") == b"after the fault"
+    wait_until(
+        lambda: server.fd_count() == baseline.fds,
+        timeout=IDLE_TIMEOUT + 5,
+        what=f"the server's fd count back to its baseline of {baseline.fds}",
+    )
+    grown = server.rss_kib() - baseline.rss_kib
+    assert grown < MEMORY_BOUND_KIB, f"RSS grew by {grown} KiB"
+    assert "Traceback" not in server.logs()
+
+
+def local_peer(conn: client.Connection) -> str:
+    """This connection as the server logs its peer."""
+    host, port = conn.sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+@pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
+def test_oversize_gets_too_large(server: ServerContainer, framing: Framing) -> None:
+    with client.connect(server.url(framing), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        oversize = conn.codec.encode_message(b"o" * (LIMIT + 1))
+        sent, _, too_large = up_to_the_fault(framing, oversize, LIMIT)
+        assert too_large
+        conn.send_raw(sent)
+        assert conn.receive() == ServerError(ErrorReason.TOO_LARGE)
+        assert conn.read_until_eof() == b""
+
+
+def test_truncated_frame_then_eof_is_dropped_without_an_answer(server: ServerContainer) -> None:
+    with client.connect(server.url(Framing.FRAME), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        conn.send_raw(conn.codec.encode_message(b"t" * 100)[:50])
+        conn.shutdown_write()
+        assert conn.read_until_eof() == b"", "a truncated frame is not a message"
+        server.wait_for_event("close", peer=local_peer(conn))
+
+
+def test_reset_in_the_middle_of_a_message_is_logged_as_reset(server: ServerContainer) -> None:
+    conn = client.connect(server.url(Framing.LINE), timeout=TIMEOUT)
+    conn.greeting()
+    conn.send_raw(b"half a mess")
+    peer = local_peer(conn)
+    conn.reset()
+    server.wait_for_event("close", peer=peer, reason="reset")
+
+
+def test_half_close_still_gets_every_answer(server: ServerContainer) -> None:
+    bodies = [b"one", b"two", b"three"]
+    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        conn.send_many(bodies)
+        conn.shutdown_write()
+        assert [conn.receive() for _ in bodies] == [Ack(body) for body in bodies]
+        assert conn.read_until_eof() == b""
+
+
+def test_a_slow_sender_lives_while_it_sends_and_times_out_when_silent(
+    server: ServerContainer,
+) -> None:
+    body = b"slow"
+    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        # One byte at a time, each gap well under the idle timeout: longer than it in total.
+        conn.send(body, chunks=[1] * len(body), pause=IDLE_TIMEOUT / 3)
+        assert conn.receive() == Ack(body)
+        silent_since = time.monotonic()
+        assert conn.receive() == ServerError(ErrorReason.IDLE_TIMEOUT)
+        waited = time.monotonic() - silent_since
+        assert IDLE_TIMEOUT * 0.9 <= waited < IDLE_TIMEOUT + 2, f"idle timeout after {waited:.2f} s"
+        assert conn.read_until_eof() == b""
+
+
+def test_a_byte_per_gap_longer_than_the_idle_timeout_is_cut_off(server: ServerContainer) -> None:
+    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        conn.send_raw(b"s")  # then silence longer than the idle timeout
+        assert conn.receive() == ServerError(ErrorReason.IDLE_TIMEOUT)
+        assert conn.read_until_eof() == b""
+    server.wait_for_event("error", reason="idle-timeout")
+
+
+def test_a_peer_that_never_reads_cannot_grow_the_server(server: ServerContainer) -> None:
+    message = b"n" * (LIMIT - 1)
+    with client.connect(server.url(Framing.LINE), timeout=1.0) as conn:
+        conn.greeting()
+        # Send until the server stops reading us (its answers pile up unread).
+        sent = send_until_blocked(conn, message, give_up_after=256 * 1024 * 1024)
+        peak = server.peak_rss_kib()
+        conn.reset()
+    assert sent is not None, "the server kept reading a peer that never reads"
+    assert peak - server.rss_kib() < MEMORY_BOUND_KIB, f"peak RSS {peak} KiB"
+
+
+def send_until_blocked(conn: client.Connection, message: bytes, give_up_after: int) -> int | None:
+    """Bytes sent before a send timed out (or the server closed); None if it never blocked."""
+    sent = 0
+    while sent < give_up_after:
+        try:
+            conn.send(message)
+        except (client.ClientTimeout, client.ClosedEarly):
+            return sent
+        sent += len(message)
+    return None
+
+
+@container_settings(15)
+@given(
+    framing=st.sampled_from([Framing.SEED, Framing.LINE, Framing.FRAME]),
+    garbage=st.one_of(st.binary(max_size=512), payloads(2 * LIMIT)),
+)
+def test_garbage_gets_exactly_what_the_protocol_says(
+    server: ServerContainer, framing: Framing, garbage: bytes
+) -> None:
+    """Random bytes, whatever they mean in a framing: the answers protocol/ predicts, then EOF."""
+    sent, expected, too_large = up_to_the_fault(framing, garbage, LIMIT)
+    with client.connect(server.url(framing), timeout=TIMEOUT) as conn:
+        conn.greeting()
+        if sent:
+            conn.send_raw(sent)
+        conn.shutdown_write()
+        for body in expected:
+            assert conn.receive() == Ack(body)
+        if too_large:
+            assert conn.receive() == ServerError(ErrorReason.TOO_LARGE)
+        assert conn.read_until_eof() == b""
+
+
+def test_a_connect_flood_far_past_the_backlog(server: ServerContainer) -> None:
+    endpoint = parse_endpoint(server.url(Framing.LINE))
+    selector = selectors.DefaultSelector()
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(FLOOD):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex((endpoint.host, endpoint.port))
+            selector.register(sock, selectors.EVENT_WRITE)
+            socks.append(sock)
+        # Until every connect has finished or the deadline passes (dropped SYNs retry).
+        pending = len(socks)
+        deadline = time.monotonic() + 3
+        while pending and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.2):
+                selector.unregister(key.fileobj)
+                pending -= 1
+        connected = sum(1 for s in socks if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
+        assert connected > BACKLOG + 1, "the server kept accepting during the flood"
+    finally:
+        selector.close()
+        for sock in socks:
+            sock.close()

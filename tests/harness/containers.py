@@ -1,0 +1,224 @@
+"""Server and client containers on a test network, reached from the host at their bridge IP."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.exceptions import ContainerStartException
+from testcontainers.core.network import Network
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+from protocol import Framing, parse_endpoint
+
+from . import logs as server_logs
+from . import tracking
+from .labels import harness_labels
+from .waiting import wait_until
+
+SERVER_IMAGE = "socket-harness/server:local"
+CLIENT_IMAGE = "socket-harness/client:local"
+
+# Fixed ports inside the container: every container has its own IP, so they never clash.
+DEFAULT_LISTEN = "seed://0.0.0.0:9000 line://0.0.0.0:9001 frame://0.0.0.0:9002"
+_READY = re.compile(r'"event":\s*"ready"|\bevent=ready\b')
+STARTUP_TIMEOUT = 30.0
+
+
+def server_env(options: dict[str, Any]) -> dict[str, str]:
+    """Options as the documented variables: `max_connections=2` → SERVER_MAX_CONNECTIONS=2."""
+    return {f"SERVER_{key.upper()}": str(value) for key, value in options.items()}
+
+
+def container_logs(container: DockerContainer) -> str:
+    stdout, stderr = container.get_logs()
+    return stdout.decode(errors="replace") + stderr.decode(errors="replace")
+
+
+def start_tracked(container: DockerContainer) -> None:
+    """Start and track `container`; if the start (or its wait) fails, keep its logs, remove it."""
+    try:
+        container.start()
+    except Exception:
+        with contextlib.suppress(ContainerStartException):  # raised when it was never created
+            name = str(container.get_wrapped_container().name)
+            tracking.track(name, lambda: container_logs(container))
+            tracking.untrack(name)  # the failing test's report shows why it did not start
+            container.stop()
+        raise
+    tracking.track(str(container.get_wrapped_container().name), lambda: container_logs(container))
+
+
+def create_network(owner: str) -> Network:
+    return Network(docker_network_kw={"labels": harness_labels(owner)}).create()
+
+
+class ServerContainer:
+    """One running `socket-harness/server:local` and what a test asks of it."""
+
+    def __init__(self, network: Network, owner: str, alias: str = "server", **options: Any) -> None:
+        options.setdefault("listen", DEFAULT_LISTEN)
+        options.setdefault("log_format", "json")
+        self.options = options
+        self.network = network
+        self.container = (
+            DockerContainer(SERVER_IMAGE)
+            .with_network(network)
+            .with_network_aliases(alias)  # the name clients on the network use
+            .with_envs(**server_env(options))
+            .with_kwargs(labels=harness_labels(owner))
+            .waiting_for(
+                LogMessageWaitStrategy(_READY)
+                .with_startup_timeout(int(STARTUP_TIMEOUT))
+                .with_poll_interval(0.05)
+            )
+        )
+        start_tracked(self.container)
+        self.ip = self._bridge_ip()
+        # The `listening` lines name the bound URLs (port 0 would be resolved there).
+        bound = [parse_endpoint(e["listener"]) for e in self.events("listening")]
+        self.ports = {endpoint.framing: endpoint.port for endpoint in bound}
+
+    @property
+    def name(self) -> str:
+        return str(self.container.get_wrapped_container().name)
+
+    def _bridge_ip(self) -> str:
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        return str(wrapped.attrs["NetworkSettings"]["Networks"][self.network.name]["IPAddress"])
+
+    def url(self, framing: Framing | str) -> str:
+        framing = Framing(framing)
+        return f"{framing.value}://{self.ip}:{self.ports[framing]}"
+
+    # --- logs -----------------------------------------------------------------
+
+    def logs(self) -> str:
+        return container_logs(self.container)
+
+    def events(self, name: str | None = None) -> list[dict[str, str]]:
+        return server_logs.events(self.logs(), name)
+
+    def wait_for_event(self, name: str, timeout: float = 10.0, **fields: str) -> dict[str, str]:
+        """The first `name` event whose fields include `fields`, polled until `timeout`."""
+
+        def find() -> dict[str, str] | None:
+            for event in self.events(name):
+                if all(event.get(k) == v for k, v in fields.items()):
+                    return event
+            return None
+
+        return wait_until(find, timeout=timeout, what=f"server event {name} {fields}")
+
+    def wait_for_events(self, name: str, count: int, timeout: float = 10.0) -> list[dict[str, str]]:
+        """At least `count` `name` events, polled until `timeout`."""
+
+        def enough() -> list[dict[str, str]] | None:
+            found = self.events(name)
+            return found if len(found) >= count else None
+
+        return wait_until(enough, timeout=timeout, what=f"{count} server events {name}")
+
+    # --- inside the container -------------------------------------------------
+
+    def exec(self, *argv: str) -> str:
+        result = self.container.exec(list(argv))
+        if result.exit_code != 0:
+            raise AssertionError(f"{argv} exited {result.exit_code}: {result.output!r}")
+        return result.output.decode()
+
+    def fd_count(self) -> int:
+        """Open file descriptors of the server (PID 1)."""
+        return len(self.exec("ls", "/proc/1/fd").split())
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server (PID 1), in KiB."""
+        return self._status_kib("VmRSS")
+
+    def peak_rss_kib(self) -> int:
+        """The most resident memory the server (PID 1) ever had, in KiB."""
+        return self._status_kib("VmHWM")
+
+    def _status_kib(self, field: str) -> int:
+        for line in self.exec("cat", "/proc/1/status").splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise AssertionError(f"no {field} in /proc/1/status")
+
+    def accept_queue(self, port: int) -> int:
+        """Connections waiting in the listening socket's accept queue (its rx_queue)."""
+        return accept_queue_depth(self.exec("cat", "/proc/net/tcp", "/proc/net/tcp6"), port)
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def status(self) -> str:
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        return str(wrapped.status)
+
+    def exit_code(self) -> int:
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        return int(wrapped.attrs["State"]["ExitCode"])
+
+    def stop_in_background(self, grace: float) -> threading.Thread:
+        """`docker stop` (STOPSIGNAL, then SIGKILL after `grace` s) without blocking the test."""
+        wrapped = self.container.get_wrapped_container()
+        thread = threading.Thread(target=wrapped.stop, kwargs={"timeout": int(grace)}, daemon=True)
+        thread.start()
+        return thread
+
+    def wait_exit(self, timeout: float) -> int:
+        """Block until the server exits; its exit code."""
+        result = self.container.get_wrapped_container().wait(timeout=timeout)
+        return int(result["StatusCode"])
+
+    def remove(self) -> None:
+        tracking.untrack(self.name)
+        with contextlib.suppress(docker.errors.NotFound):
+            self.container.stop()  # testcontainers' stop is `docker rm -f`
+
+
+def accept_queue_depth(proc_net_tcp: str, port: int) -> int:
+    """rx_queue of the LISTEN (state 0A) socket on `port` in /proc/net/tcp{,6} text."""
+    for line in proc_net_tcp.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 5 or fields[0] == "sl":
+            continue
+        local, state, queues = fields[1], fields[3], fields[4]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+            return int(queues.split(":")[1], 16)
+    raise AssertionError(f"no listening socket on port {port}")
+
+
+@dataclass(frozen=True)
+class ClientRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_client(network: Network, owner: str, args: list[str], timeout: float = 30.0) -> ClientRun:
+    """Run `socket-harness/client:local` with `args` on `network` to its end."""
+    container = (
+        DockerContainer(CLIENT_IMAGE)
+        .with_network(network)
+        .with_command(args)
+        .with_kwargs(labels=harness_labels(owner))
+    )
+    start_tracked(container)
+    wrapped = container.get_wrapped_container()
+    name = str(wrapped.name)
+    try:
+        exit_code = int(wrapped.wait(timeout=timeout)["StatusCode"])
+        stdout, stderr = container.get_logs()
+        return ClientRun(exit_code, stdout.decode(), stderr.decode())
+    finally:
+        tracking.untrack(name)
+        container.stop()

@@ -1,0 +1,36 @@
+"""What protocol/ says a byte stream means to a server: the harness's expectations.
+
+The server closes right after a fault (`ERR too-large`). Bytes a peer sends past
+that point race the close: unread bytes make the kernel answer with a reset,
+which can overtake the error. Tests that need an exact outcome therefore send
+only up to the fault.
+"""
+
+from __future__ import annotations
+
+from protocol import SEED_READ_SIZE, Framing, MessageTooLarge, codec_for
+
+
+def up_to_the_fault(framing: Framing, data: bytes, limit: int) -> tuple[bytes, list[bytes], bool]:
+    """What protocol/ says `data` means to a server: the bytes up to the first fault
+    (a sender that goes on past it races the server's close), the messages in
+    them, and whether a fault (too-large) ends them."""
+    if framing is Framing.SEED:
+        data = data[:SEED_READ_SIZE]  # seed reads once; more would be ignored
+    try:
+        return data, codec_for(framing).message_decoder(limit).feed(data), False
+    except MessageTooLarge:
+        pass
+    low, high = 0, len(data)  # the shortest prefix that is already too large
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            codec_for(framing).message_decoder(limit).feed(data[:middle])
+            low = middle + 1
+        except MessageTooLarge:
+            high = middle
+    try:
+        codec_for(framing).message_decoder(limit).feed(data[:low])
+    except MessageTooLarge as exc:
+        return data[:low], exc.complete, True
+    raise AssertionError("unreachable: the whole of data was too large")
