@@ -40,10 +40,10 @@ def base_image() -> str:
 
 
 def pinned_uvloop() -> str:
-    text = (REPO / "requirements-bench.txt").read_text()
+    text = (REPO / "requirements-dev.txt").read_text()
     match = re.search(r"^uvloop==(\S+)", text, re.MULTILINE)
     if not match:
-        raise BenchError("requirements-bench.txt pins no uvloop version")
+        raise BenchError("requirements-dev.txt pins no uvloop version")
     return match.group(1)
 
 
