@@ -12,10 +12,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
+from tests.harness.sweep import compose_project_objects
 
 pytestmark = pytest.mark.container
 
@@ -52,16 +52,7 @@ def exit_reports(stderr: str) -> dict[str, int]:
 
 
 def leftovers() -> list[str]:
-    client = docker.from_env(timeout=30)
-    try:
-        project: dict[str, str | list[str] | bool] = {
-            "label": f"com.docker.compose.project={PROJECT}"
-        }
-        containers = client.containers.list(all=True, filters=project)
-        networks = client.networks.list(filters=project)
-        return [f"container {c.name}" for c in containers] + [f"network {n.name}" for n in networks]
-    finally:
-        client.close()
+    return compose_project_objects(PROJECT)
 
 
 @pytest.fixture
