@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Protocol
 
 from .constants import ACK_PREFIX, ERR_PREFIX, GREETING, NEWLINE, ErrorReason, Framing
 from .frame import FrameDecoder, encode_frame
 from .line import LineDecoder, encode_line
 from .seed import SeedDecoder
+
+_ACK_HEADER = struct.Struct(">I")
 
 
 class Decoder(Protocol):
@@ -76,7 +79,8 @@ class FrameCodec:
         return encode_frame(body)
 
     def encode_ack(self, body: bytes) -> bytes:
-        return encode_frame(ACK_PREFIX + body)
+        # One copy of the body, not two (prefix + body, then header + that).
+        return b"".join((_ACK_HEADER.pack(len(ACK_PREFIX) + len(body)), ACK_PREFIX, body))
 
     def encode_error(self, reason: ErrorReason) -> bytes:
         return encode_frame(ERR_PREFIX + reason.value.encode())

@@ -37,19 +37,29 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer
-        buffer += data
+        if buffer:
+            buffer += data
+            source: bytes | bytearray = buffer
+        else:
+            source = data  # nothing held: parse `data` in place, keep only its tail
         messages: list[bytes] = []
         start = 0
-        available = len(buffer)
-        while available - start >= FRAME_HEADER_SIZE:
-            (length,) = _HEADER.unpack_from(buffer, start)
-            if length > self._max:
-                raise MessageTooLarge(length, self._max, messages)
-            end = start + FRAME_HEADER_SIZE + length
-            if end > available:
-                break
-            messages.append(bytes(buffer[start + FRAME_HEADER_SIZE : end]))
-            start = end
-        if start:
+        available = len(source)
+        # Slices of a memoryview copy each body once (a bytearray slice would copy twice).
+        with memoryview(source) as view:
+            while available - start >= FRAME_HEADER_SIZE:
+                (length,) = _HEADER.unpack_from(view, start)
+                if length > self._max:
+                    if source is data:
+                        buffer += data  # hold what an always-buffering decoder would
+                    raise MessageTooLarge(length, self._max, messages)
+                end = start + FRAME_HEADER_SIZE + length
+                if end > available:
+                    break
+                messages.append(bytes(view[start + FRAME_HEADER_SIZE : end]))
+                start = end
+            if source is data:
+                buffer += view[start:]
+        if source is buffer and start:
             del buffer[:start]
         return messages

@@ -243,7 +243,7 @@ def _loop_factory(choice: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] 
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)  # a usage error exits 2 here
-    log = EventLog(config.log_format)
+    log = EventLog(config.log_format, level=config.log_level)
     try:
         loop_factory, loop_name = _loop_factory(config.loop)
     except ImportError as exc:

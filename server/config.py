@@ -37,6 +37,7 @@ class Config:
     max_sessions: int
     drain_timeout: float
     log_format: str
+    log_level: str
     health: HostPort | None
     loop: str
 
@@ -126,6 +127,9 @@ OPTIONS = (
            "health endpoint for `python -m server.probe`; empty disables"),
     Option("--log-format", "SERVER_LOG_FORMAT", _choice("text", "json"), "text", "text|json",
            "text = logfmt, json = one object per line"),
+    Option("--log-level", "SERVER_LOG_LEVEL", _choice("info", "warning"), "info", "info|warning",
+           "warning = leave out the info lines about single connections (open, close, "
+           "shutting-down); the server's own events are always written"),
     Option("--loop", "SERVER_LOOP", _choice("auto", "asyncio", "uvloop"), "auto",
            "auto|asyncio|uvloop", "event loop; auto = uvloop when importable"),
 )  # fmt: skip

@@ -19,6 +19,10 @@ class Settings:
     send_buffer_bytes: int
 
 
+# Acks of messages up to this size are joined into one write; larger ones are written alone.
+_JOIN_BELOW = 16 * 1024
+
+
 class Owner(Protocol):
     """What a connection needs from the server that accepted it."""
 
@@ -88,7 +92,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        self._owner.log.info("open", listener=self.listener, peer=self.peer)
+        self._owner.log.peer_info("open", listener=self.listener, peer=self.peer)
         if self._abort_requested:
             self.abort()
             return
@@ -159,7 +163,7 @@ class Connection(asyncio.Protocol):
         stats.messages += self.messages
         stats.bytes_in += self.bytes_in
         stats.bytes_out += self.bytes_out
-        owner.log.info(
+        owner.log.peer_info(
             "close",
             listener=self.listener,
             peer=self.peer,
@@ -204,25 +208,27 @@ class Connection(asyncio.Protocol):
         if not messages:
             return
         encode = self._encode_ack
-        # One write per batch: pipelined messages cost one send() call, not one each.
-        if len(messages) == 1:
-            out = encode(messages[0])
-        else:
-            out = b"".join([encode(message) for message in messages])
         transport = self._transport
         assert transport is not None  # answers only follow connection_made
+        self.messages += len(messages)
+        # Small pipelined messages: one write per batch (one send() call, not one each).
+        # Large ones: one write each, since joining them would copy every byte once more.
+        if len(messages) == 1 or len(messages[0]) > _JOIN_BELOW:
+            for message in messages:
+                out = encode(message)
+                transport.write(out)
+                self.bytes_out += len(out)
+            return
+        out = b"".join([encode(message) for message in messages])
         transport.write(out)
         self.bytes_out += len(out)
-        self.messages += len(messages)
 
     def _log_error(self, reason: str, **fields: str | int) -> None:
         self._owner.stats.errors[reason] += 1
-        level = "info" if reason == ErrorReason.SHUTTING_DOWN else "warning"
-        self._owner.log.emit(
-            level,
-            "error",
-            {"listener": self.listener, "peer": self.peer, "reason": reason, **fields},
-        )
+        log = self._owner.log
+        # Being told to go at shutdown is expected: an info line, not a warning.
+        report = log.peer_info if reason == ErrorReason.SHUTTING_DOWN else log.warning
+        report("error", listener=self.listener, peer=self.peer, reason=reason, **fields)
 
     def _fail(self, reason: ErrorReason, **fields: str | int) -> None:
         """Send `ERR <reason>` in the listener's framing and close."""
@@ -241,7 +247,8 @@ class Connection(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
         idle = self._owner.settings.idle_timeout
-        if idle:
+        # Nothing queued: the transport is gone on the next loop turn, no timer needed.
+        if idle and self._transport.get_write_buffer_size():
             self._timer = self._loop.call_later(idle, self._transport.abort)
 
     def _check_idle(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -10,12 +11,21 @@ from typing import TextIO
 
 Value = str | int | float | bool | None | Mapping[str, int]
 
-_NEEDS_QUOTES = frozenset(' "=\\')
+# Space, `"`, `=`, backslash and control characters need quoting (one regex scan, not
+# a Python loop per character: this runs for every field of every line).
+_NEEDS_QUOTES = re.compile(r'[\x00-\x20"=\\]')
+_timestamp_second = -1
+_timestamp_prefix = ""
 
 
 def _timestamp() -> str:
+    global _timestamp_second, _timestamp_prefix
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    second = int(now)
+    if second != _timestamp_second:  # strftime once a second, not once a line
+        _timestamp_second = second
+        _timestamp_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_timestamp_prefix}.{int(now % 1 * 1000):03d}Z"
 
 
 def _text(value: Value) -> str:
@@ -31,8 +41,9 @@ def _text(value: Value) -> str:
 
 
 def _logfmt_value(value: Value) -> str:
-    text = _text(value)
-    if not text or any(ch in _NEEDS_QUOTES or ch < " " for ch in text):
+    # str and int (not bool) are most fields: skip _text's isinstance chain for them.
+    text = value if type(value) is str else str(value) if type(value) is int else _text(value)
+    if not text or _NEEDS_QUOTES.search(text):
         return json.dumps(text, ensure_ascii=False)
     return text
 
@@ -40,12 +51,20 @@ def _logfmt_value(value: Value) -> str:
 class EventLog:
     """Writes `ts level event ...fields` lines, flushing each: tests and `docker logs` tail them."""
 
-    def __init__(self, fmt: str = "text", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, fmt: str = "text", stream: TextIO | None = None, level: str = "info"
+    ) -> None:
         self._json = fmt == "json"
         self._stream = stream if stream is not None else sys.stdout
+        self._peer_info = level == "info"
 
     def info(self, event: str, **fields: Value) -> None:
         self.emit("info", event, fields)
+
+    def peer_info(self, event: str, **fields: Value) -> None:
+        """An info line about one connection (open, close, ...): left out at level warning."""
+        if self._peer_info:
+            self.emit("info", event, fields)
 
     def warning(self, event: str, **fields: Value) -> None:
         self.emit("warning", event, fields)
