@@ -7,17 +7,16 @@ import contextlib
 import threading
 import time
 from array import array
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
 from multiprocessing.queues import Queue
 from typing import Any
 
 from protocol import Framing
 
-from . import aio
-from .base import expect_ack
-from .errors import ClientError, UnexpectedBytes
+from .base import connect_error, parse_url
+from .errors import ClientError
+from .load_connection import LoadConnection
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class Worker:
         self._filler = b"x" * plan.size
         self._progress = progress  # shared counters: [done, errors] per process
         self._slot = slot
+        self._endpoint = parse_url(plan.url)
 
     async def run(self) -> WorkerResult:
         result, plan = self.result, self.plan
@@ -82,53 +82,39 @@ class Worker:
         return result
 
     async def connection(self) -> None:
-        plan, result = self.plan, self.result
+        plan = self.plan
         started = time.perf_counter()
-        conn: aio.AsyncConnection | None = None
+        one_shot = plan.framing is Framing.SEED
+        conn = LoadConnection(
+            plan.framing,
+            messages=plan.messages,
+            window=plan.window,
+            timeout=plan.timeout,
+            payload=self._payload,
+            # seed latency is the whole exchange, connect included; else send to ack.
+            on_ack=(lambda _: self._acked(started)) if one_shot else self._acked,
+        )
+        connected = False
         try:
-            conn = await aio.connect(
-                plan.url, connect_timeout=plan.connect_timeout, timeout=plan.timeout
-            )
-            await conn.greeting()
-            if plan.framing is Framing.SEED:
-                payload = make_payload(0, self._filler)
-                self._check(await conn.request(payload), payload, 0)
-                self._acked(started)
-            else:
-                await self.pipeline(conn)
-            result.connections_ok += 1
+            try:
+                async with asyncio.timeout(plan.connect_timeout):
+                    await asyncio.get_running_loop().create_connection(
+                        lambda: conn, self._endpoint.host, self._endpoint.port
+                    )
+            except OSError as exc:  # TimeoutError included
+                raise connect_error(self._endpoint, exc, plan.connect_timeout) from None
+            connected = True
+            await conn.done
+            self.result.connections_ok += 1
         except ClientError as exc:
             self._failed(exc.label)
-        except OSError as exc:  # not expected from the library; counted, never fatal
-            self._failed(type(exc).__name__)
         finally:
-            if conn is not None:
-                await conn.close()
+            if connected:
+                conn.close()  # a no-op unless the run's duration limit cancelled us
+                await conn.closed  # bounded: the connection's stall timer aborts it
 
-    async def pipeline(self, conn: aio.AsyncConnection) -> None:
-        """M messages, at most `window` unanswered at a time; latency = send to ack."""
-        plan = self.plan
-        unanswered: deque[tuple[bytes, float]] = deque()  # (message, sent at), oldest first
-        sent = acked = 0
-        while acked < plan.messages:
-            room = min(plan.window - (sent - acked), plan.messages - sent)
-            if room > 0:
-                bodies = [make_payload(seq, self._filler) for seq in range(sent, sent + room)]
-                unanswered.extend(zip(bodies, repeat(time.perf_counter(), room), strict=True))
-                await conn.send_many(bodies)
-                sent += room
-            while True:  # every reply already here, then refill the window
-                body, sent_at = unanswered.popleft()
-                self._check(expect_ack(await conn.receive()), body, acked)
-                self._acked(sent_at)
-                acked += 1
-                if not conn.reply_buffered:
-                    break
-
-    @staticmethod
-    def _check(payload: bytes, sent: bytes, seq: int) -> None:
-        if payload != sent:
-            raise UnexpectedBytes(f"the ack does not echo message {seq}", payload)
+    def _payload(self, seq: int) -> bytes:
+        return make_payload(seq, self._filler)
 
     def _acked(self, sent_at: float) -> None:
         self.result.latencies.append(time.perf_counter() - sent_at)
