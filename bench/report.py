@@ -97,7 +97,9 @@ def render(results: Results) -> str:
         f"IP and driven from the host by `python -m client load` "
         f"({settings['client_processes']} load processes, window {settings['window']}). "
         f"Throughput figures are the median of {settings['rounds']} interleaved rounds; "
-        "server CPU is the container's PID 1 user+system time over the round.",
+        "server CPU is the container's PID 1 user+system time over the round. "
+        "The project's server runs with `--log-level warning`: like the baselines, it "
+        "writes no line per connection.",
         "",
         "## Figures",
         "",

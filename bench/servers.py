@@ -14,6 +14,8 @@ SERVER_IMAGE = "socket-harness/server:local"
 PORTS = {"seed": 9000, "frame": 9002}
 PROJECT_READY = re.compile(r"event=ready|\"event\":\s*\"ready\"")
 BASELINE_READY = re.compile(r"^ready listener=", re.MULTILINE)
+# The baselines write no line per connection; the project's server, so measured, neither.
+PROJECT_LOG = {"SERVER_LOG_LEVEL": "warning"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class ServerKind:
         listen = f"{framing}://0.0.0.0:{PORTS[framing]}"
         if not self.baseline:
             loop = "uvloop" if self.name == "uvloop" else "asyncio"
-            environment = {"SERVER_LISTEN": listen, "SERVER_LOOP": loop, **settings}
+            environment = {"SERVER_LISTEN": listen, "SERVER_LOOP": loop, **PROJECT_LOG, **settings}
             return Launch(images[self.name], environment=environment, ready=PROJECT_READY)
         # Baselines: the same base image as the project's, the code mounted read-only.
         return Launch(
