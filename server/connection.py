@@ -11,6 +11,12 @@ from protocol import ErrorReason, Framing, MessageTooLarge, codec_for
 from .logs import EventLog
 from .stats import Stats
 
+# After a last reply to a peer that may still be sending (oversize message, seed's
+# one read), closing with its bytes unread makes the kernel send RST, which can
+# destroy the reply in flight. So half-close, discard what comes, and close at the
+# peer's EOF or after this long.
+LINGER_SECONDS = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -120,13 +126,16 @@ class Connection(asyncio.Protocol):
         if messages:
             self._answer(messages)
             if self._one_shot:
-                self._close("answered")
+                self._close("answered", linger=True)
                 return
         if self._owner.draining and not self._decoder.buffered:
             # The message it was in the middle of is answered: now it may go.
             self._fail(ErrorReason.SHUTTING_DOWN)
 
     def eof_received(self) -> bool:
+        if self._closing and self._transport is not None:
+            self._transport.close()  # lingering after our last reply: the peer is done too
+            return True
         buffered = self._decoder.buffered
         if buffered and not self._closing:
             self._log_error("truncated", bytes=buffered)
@@ -234,14 +243,21 @@ class Connection(asyncio.Protocol):
         """Send `ERR <reason>` in the listener's framing and close."""
         self._log_error(reason.value, **fields)
         self._write(self.codec.encode_error(reason))
-        self._close(reason.value)
+        self._close(reason.value, linger=reason is ErrorReason.TOO_LARGE)
 
-    def _close(self, reason: str) -> None:
-        """Close after the queued bytes are sent; abort if the peer never takes them."""
+    def _close(self, reason: str, *, linger: bool = False) -> None:
+        """Close after the queued bytes are sent; abort if the peer never takes them.
+
+        With `linger`, send FIN after them instead and keep reading (discarding)
+        until the peer's EOF or LINGER_SECONDS, so our last reply is not reset.
+        """
         if self._closing or self._transport is None:
             return
         self._closing = True
         self._reason = reason
+        if linger and self._transport.can_write_eof():
+            self._linger(self._transport)
+            return
         self._transport.close()
         if self._timer is not None:
             self._timer.cancel()
@@ -250,6 +266,27 @@ class Connection(asyncio.Protocol):
         # Nothing queued: the transport is gone on the next loop turn, no timer needed.
         if idle and self._transport.get_write_buffer_size():
             self._timer = self._loop.call_later(idle, self._transport.abort)
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        transport.write_eof()
+        if not transport.is_reading():
+            transport.resume_reading()  # reading was paused for backpressure: drain the peer
+        # A peer still reading a large queued reply gets the idle timeout's grace, too.
+        pending = transport.get_write_buffer_size()
+        delay = max(LINGER_SECONDS, self._owner.settings.idle_timeout if pending else 0.0)
+        self._timer = self._loop.call_later(delay, self._end_linger)
+
+    def _end_linger(self) -> None:
+        self._timer = None
+        transport = self._transport
+        if transport is None:
+            return
+        if transport.get_write_buffer_size():
+            transport.abort()  # it never took our reply
+        else:
+            transport.close()
 
     def _check_idle(self) -> None:
         self._timer = None

@@ -231,3 +231,36 @@ def test_idle_timeout_zero_disables_it(server_factory: ServerFactory) -> None:
         assert peer.nothing_arrives(0.6)
         peer.send(b"still here\n")
         assert peer.read_line() == ACK_PREFIX + b"still here\n"
+
+
+@pytest.mark.parametrize("framing", ["line", "frame"])
+def test_too_large_reply_survives_a_peer_that_keeps_sending(
+    server_factory: ServerFactory, framing: str
+) -> None:
+    # Closing with the rest of the oversize message unread would reset the
+    # connection and could destroy `ERR too-large` before the peer reads it.
+    server = server_factory("--max-message-bytes", "1000", listen=[framing])
+    codec = codec_for(framing)
+    oversize = codec.encode_message(b"q" * (4 * 1024 * 1024))
+    with Peer(server.endpoint(framing)) as peer, ThreadPoolExecutor(1) as pool:
+        peer.expect_greeting()
+        sending = pool.submit(peer.send, oversize)
+        assert peer.read_to_eof() == codec.encode_error(ErrorReason.TOO_LARGE)
+        sending.result(timeout=10)  # the server read (and dropped) all of it: no reset
+    assert server.wait_for_event("close", reason="too-large")
+
+
+def test_seed_answers_one_read_of_a_large_single_write_without_a_reset(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(listen=["seed"])
+    payload = bytes(range(256)) * 256  # 64 KiB: more than the one read takes
+    with Peer(server.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        peer.send(payload)
+        answer = peer.read_to_eof()
+    assert answer.startswith(ACK_PREFIX)
+    assert answer.endswith(b"\n")
+    echoed = answer[len(ACK_PREFIX) : -1]
+    assert 0 < len(echoed) <= 8192
+    assert payload.startswith(echoed)
