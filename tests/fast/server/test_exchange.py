@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import struct
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,11 +33,13 @@ def test_seed_answers_the_tutorial_client_byte_for_byte(server: RunningServer) -
 
 
 def test_seed_reads_once_at_most_8192_bytes(server: RunningServer) -> None:
-    payload = bytes(range(256)) * 40  # 10240 bytes: more than one seed read
-    with Peer(server.endpoint("seed")) as peer:
+    # 4 MiB still arriving after the one read: the answer must not be reset away.
+    payload = bytes(range(256)) * 16384
+    with Peer(server.endpoint("seed")) as peer, ThreadPoolExecutor(1) as pool:
         peer.expect_greeting()
-        peer.send(payload)
+        sending = pool.submit(peer.send, payload)
         answer = peer.read_to_eof()
+        sending.result(timeout=10)  # the server drained the rest instead of resetting
     # Loopback may hand the server fewer bytes in its one read, never more than 8192.
     assert answer.startswith(ACK_PREFIX)
     assert answer.endswith(b"\n")

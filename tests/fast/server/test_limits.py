@@ -248,19 +248,3 @@ def test_too_large_reply_survives_a_peer_that_keeps_sending(
         assert peer.read_to_eof() == codec.encode_error(ErrorReason.TOO_LARGE)
         sending.result(timeout=10)  # the server read (and dropped) all of it: no reset
     assert server.wait_for_event("close", reason="too-large")
-
-
-def test_seed_answers_one_read_of_a_large_single_write_without_a_reset(
-    server_factory: ServerFactory,
-) -> None:
-    server = server_factory(listen=["seed"])
-    payload = bytes(range(256)) * 256  # 64 KiB: more than the one read takes
-    with Peer(server.endpoint("seed")) as peer:
-        peer.expect_greeting()
-        peer.send(payload)
-        answer = peer.read_to_eof()
-    assert answer.startswith(ACK_PREFIX)
-    assert answer.endswith(b"\n")
-    echoed = answer[len(ACK_PREFIX) : -1]
-    assert 0 < len(echoed) <= 8192
-    assert payload.startswith(echoed)
