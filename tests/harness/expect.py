@@ -1,9 +1,8 @@
 """What protocol/ says a byte stream means to a server: the harness's expectations.
 
-The server closes right after a fault (`ERR too-large`). Bytes a peer sends past
-that point race the close: unread bytes make the kernel answer with a reset,
-which can overtake the error. Tests that need an exact outcome therefore send
-only up to the fault.
+A test that must know exactly which messages precede a fault (`ERR too-large`)
+asks here where protocol/ puts the fault, and can send just that far: the
+server refuses as soon as the limit is certain, not at the message's end.
 """
 
 from __future__ import annotations
