@@ -23,7 +23,6 @@ EXTRA = 3  # connects beyond what the queue can hold
 # Long enough for a connect on a bridge (well under a millisecond), short enough to be cheap.
 CONNECT_TIMEOUT = 0.5
 TIMEOUT = 10.0
-LINE_PORT = 9001
 
 
 def try_connect(url: str) -> socket.socket | None:
@@ -48,7 +47,7 @@ def test_backlog_queues_exactly_backlog_plus_one_and_serves_them_in_order(
     try:
         # In connect order: the first backlog + 1 complete, every later one times out.
         assert [sock is not None for sock in outcomes] == [True] * (BACKLOG + 1) + [False] * EXTRA
-        assert server.accept_queue(LINE_PORT) == BACKLOG + 1
+        assert server.accept_queue(Framing.LINE) == BACKLOG + 1
 
         holder.close()
         # The slot frees one at a time: each queued connection must be the next one greeted.
@@ -59,7 +58,7 @@ def test_backlog_queues_exactly_backlog_plus_one_and_serves_them_in_order(
             body = f"queued {index}".encode()
             assert conn.request(body) == body
             conn.close()
-        assert server.accept_queue(LINE_PORT) == 0
+        assert server.accept_queue(Framing.LINE) == 0
     finally:
         for sock in queued:
             sock.close()

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.timeout(30)
 
 TIMEOUT = 10.0
 LIMIT = 2
-LINE_PORT = 9001
 
 
 @contextlib.contextmanager
@@ -44,14 +43,14 @@ def test_pause_holds_the_extra_connection_in_the_kernel_queue_until_a_slot_frees
         # The connect completes (the kernel holds it) but nobody accepts it yet.
         with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as extra:
             wait_until(
-                lambda: server.accept_queue(LINE_PORT) == 1,
+                lambda: server.accept_queue(Framing.LINE) == 1,
                 timeout=5,
                 what="the extra connection in the listener's accept queue",
             )
             held[0].close()
             extra.greeting()  # accepted as soon as the slot is free
             assert extra.request(b"served after the wait") == b"served after the wait"
-            assert server.accept_queue(LINE_PORT) == 0
+            assert server.accept_queue(Framing.LINE) == 0
         # The held ones were never disturbed.
         assert held[1].request(b"still here") == b"still here"
 

@@ -151,9 +151,10 @@ class ServerContainer:
                 return int(line.split()[1])
         raise AssertionError(f"no {field} in /proc/1/status")
 
-    def accept_queue(self, port: int) -> int:
-        """Connections waiting in the listening socket's accept queue (its rx_queue)."""
-        return accept_queue_depth(self.exec("cat", "/proc/net/tcp", "/proc/net/tcp6"), port)
+    def accept_queue(self, framing: Framing) -> int:
+        """Connections waiting in `framing`'s listener's accept queue (its rx_queue)."""
+        proc_net_tcp = self.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
+        return accept_queue_depth(proc_net_tcp, self.ports[framing])
 
     # --- lifecycle ------------------------------------------------------------
 
