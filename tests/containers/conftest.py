@@ -17,7 +17,7 @@ from testcontainers.core.network import Network
 
 from tests.harness import tracking
 from tests.harness.containers import ClientRun, ServerContainer, create_network, run_client
-from tests.harness.engine import in_ci
+from tests.harness.engine import unavailable
 from tests.harness.images import ImageProblem, build_images
 from tests.harness.sweep import sweep_session
 
@@ -33,9 +33,7 @@ def images() -> dict[str, str]:
     try:
         return build_images()
     except ImageProblem as exc:
-        if in_ci():
-            pytest.fail(str(exc), pytrace=False)
-        pytest.skip(str(exc))
+        unavailable(str(exc))
 
 
 @pytest.fixture(scope="module")

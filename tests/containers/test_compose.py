@@ -19,7 +19,7 @@ from testcontainers.compose import ComposeContainer, DockerCompose
 
 import client
 from protocol import ACK_PREFIX, GREETING, Ack, ErrorReason, ServerError
-from tests.harness.engine import compose_problem, in_ci
+from tests.harness.engine import compose_problem, unavailable
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
 from tests.harness.sweep import compose_project_objects
@@ -39,9 +39,7 @@ def compose_env(images: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     """Compose reads these from the environment testcontainers passes on."""
     problem = compose_problem()
     if problem is not None:
-        if in_ci():
-            pytest.fail(problem, pytrace=False)
-        pytest.skip(problem)
+        unavailable(problem)
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", PROJECT)
     monkeypatch.setenv("SOCKET_HARNESS_SESSION", SESSION_ID)
     monkeypatch.setenv("BASE_IMAGE", base_image())
