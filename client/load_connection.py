@@ -14,20 +14,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from protocol import (
-    ACK_PREFIX,
-    Decoder,
-    Framing,
-    MessageTooLarge,
-    ProtocolError,
-    Reply,
-    classify_body,
-    codec_for,
-)
+from protocol import ACK_PREFIX, Decoder, Framing, MessageTooLarge, Reply, codec_for
 
 from .base import expect_ack, expect_greeting
 from .errors import ClientError, ClientTimeout, ClosedEarly, UnexpectedBytes
-from .reader import DEFAULT_MAX_REPLY_BYTES, ReplyReader
+from .reader import DEFAULT_MAX_REPLY_BYTES, ReplyReader, name_body, reply_too_large
 
 
 class LoadConnection(asyncio.Protocol):
@@ -114,7 +105,7 @@ class LoadConnection(asyncio.Protocol):
             bodies = decoder.feed(data)
         except MessageTooLarge as exc:
             self._take(exc.complete)
-            raise UnexpectedBytes(f"a reply of {exc.size} bytes exceeds {exc.limit}") from None
+            raise reply_too_large(exc) from None
         self._take(bodies)
 
     def _take(self, bodies: Iterable[bytes]) -> None:
@@ -125,14 +116,8 @@ class LoadConnection(asyncio.Protocol):
             if unanswered and body == unanswered[0][0]:  # the usual case: the ack expected
                 self._ack(unanswered.popleft()[1])
             else:
-                self._handle(self._name(body))
+                self._handle(name_body(body, self._greeting_body))
         self._send_more()  # every reply that came is taken: refill the window
-
-    def _name(self, body: bytes) -> Reply:
-        try:
-            return classify_body(body, self._greeting_body)
-        except ProtocolError as exc:
-            raise UnexpectedBytes(str(exc)) from None
 
     def _take_replies(self, reader: ReplyReader) -> None:
         while not self.done.done() and (reply := reader.next_reply()) is not None:

@@ -33,6 +33,18 @@ from .errors import ClientError, ClosedEarly, UnexpectedBytes
 DEFAULT_MAX_REPLY_BYTES = reply_limit(64 * 1024 * 1024)
 
 
+def name_body(body: bytes, greeting_body: bytes) -> Reply:
+    """One line/frame reply body named; UnexpectedBytes when it fits no reply."""
+    try:
+        return classify_body(body, greeting_body)
+    except ProtocolError as exc:
+        raise UnexpectedBytes(str(exc)) from None
+
+
+def reply_too_large(exc: MessageTooLarge) -> UnexpectedBytes:
+    return UnexpectedBytes(f"a reply of {exc.size} bytes exceeds {exc.limit}")
+
+
 def _could_start(data: bytes | bytearray, prefix: bytes) -> bool:
     n = min(len(data), len(prefix))
     return data[:n] == prefix[:n]
@@ -76,7 +88,7 @@ class ReplyReader:
             bodies = self._decoder.feed(data)
         except MessageTooLarge as exc:
             self._bodies.extend(exc.complete)
-            self._failure = UnexpectedBytes(f"a reply of {exc.size} bytes exceeds {exc.limit}")
+            self._failure = reply_too_large(exc)
             # Only the complete replies leave _pending: the rest stays raw.
             del self._pending[: sum(len(self._codec.encode_message(b)) for b in exc.complete)]
             return
@@ -95,11 +107,7 @@ class ReplyReader:
         if self._decoder is None:
             return self._next_seed_reply()
         if self._bodies:
-            body = self._bodies.popleft()
-            try:
-                return classify_body(body, self._codec.greeting_body)
-            except ProtocolError as exc:
-                raise UnexpectedBytes(str(exc)) from None
+            return name_body(self._bodies.popleft(), self._codec.greeting_body)
         if self._failure is not None:
             raise self._failure
         if self._eof:
