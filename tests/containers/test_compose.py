@@ -19,6 +19,7 @@ from testcontainers.compose import ComposeContainer, DockerCompose
 
 import client
 from protocol import ACK_PREFIX, GREETING, Ack, ErrorReason, ServerError
+from tests.harness.containers import bridge_ip
 from tests.harness.engine import compose_problem, unavailable
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
@@ -82,10 +83,9 @@ def test_compose_stop_drains_the_server_and_exits_zero(compose_env: None) -> Non
     assert server.ID is not None
     engine = docker.from_env(timeout=30)
     try:
-        networks = engine.containers.get(server.ID).attrs["NetworkSettings"]["Networks"]
+        ip = bridge_ip(engine.containers.get(server.ID))
     finally:
         engine.close()
-    ip = next(iter(networks.values()))["IPAddress"]
 
     idle = client.connect(f"line://{ip}:9001", timeout=TIMEOUT)
     idle.greeting()

@@ -19,7 +19,7 @@ from docker.models.containers import Container
 from testcontainers.core.network import Network
 
 from protocol import ErrorReason, Framing, codec_for, parse_endpoint
-from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer
+from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer, bridge_ip
 from tests.harness.images import base_image
 from tests.harness.labels import harness_labels
 from tests.harness.waiting import wait_until
@@ -174,9 +174,7 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
         assert code != 0
         assert "Read-only file system" in output, output
 
-    hardened_server.reload()
-    ip = hardened_server.attrs["NetworkSettings"]["Networks"]
-    url = f"line://{next(iter(ip.values()))['IPAddress']}:9001"
+    url = f"line://{bridge_ip(hardened_server)}:9001"
     codec = codec_for(Framing.LINE)
     expected = codec.greeting + codec.encode_ack(b"locked down")
     assert exchange(url, b"locked down", expected) == expected

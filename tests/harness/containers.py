@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
+from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
@@ -54,6 +55,14 @@ def start_tracked(container: DockerContainer) -> None:
     tracking.track(str(container.get_wrapped_container().name), lambda: container_logs(container))
 
 
+def bridge_ip(container: Container, network: str | None = None) -> str:
+    """`container`'s address on `network` (default: its only one), as the engine reports it now."""
+    container.reload()
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    settings = networks[network] if network else next(iter(networks.values()))
+    return str(settings["IPAddress"])
+
+
 def create_network(owner: str) -> Network:
     return Network(docker_network_kw={"labels": harness_labels(owner)}).create()
 
@@ -64,8 +73,6 @@ class ServerContainer:
     def __init__(self, network: Network, owner: str, alias: str = "server", **options: Any) -> None:
         options.setdefault("listen", DEFAULT_LISTEN)
         options.setdefault("log_format", "json")
-        self.options = options
-        self.network = network
         self.container = (
             DockerContainer(SERVER_IMAGE)
             .with_network(network)
@@ -79,7 +86,7 @@ class ServerContainer:
             )
         )
         start_tracked(self.container)
-        self.ip = self._bridge_ip()
+        self.ip = bridge_ip(self.container.get_wrapped_container(), network.name)
         # The `listening` lines name the bound URLs (port 0 would be resolved there).
         bound = [parse_endpoint(e["listener"]) for e in self.events("listening")]
         self.ports = {endpoint.framing: endpoint.port for endpoint in bound}
@@ -87,11 +94,6 @@ class ServerContainer:
     @property
     def name(self) -> str:
         return str(self.container.get_wrapped_container().name)
-
-    def _bridge_ip(self) -> str:
-        wrapped = self.container.get_wrapped_container()
-        wrapped.reload()
-        return str(wrapped.attrs["NetworkSettings"]["Networks"][self.network.name]["IPAddress"])
 
     def url(self, framing: Framing | str) -> str:
         framing = Framing(framing)
@@ -162,11 +164,6 @@ class ServerContainer:
         wrapped = self.container.get_wrapped_container()
         wrapped.reload()
         return str(wrapped.status)
-
-    def exit_code(self) -> int:
-        wrapped = self.container.get_wrapped_container()
-        wrapped.reload()
-        return int(wrapped.attrs["State"]["ExitCode"])
 
     def stop_in_background(self, grace: float) -> threading.Thread:
         """`docker stop` (STOPSIGNAL, then SIGKILL after `grace` s) without blocking the test."""
