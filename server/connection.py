@@ -201,10 +201,7 @@ class Connection(asyncio.Protocol):
             return
         if self._reason == "aborted":
             return  # a second signal after the drain timeout: already going
-        self._log_error("aborted")
-        self._reason = "aborted"
-        self._closing = True
-        self._transport.abort()
+        self._drop("aborted")
 
     # --- internals ---------------------------------------------------------------
 
@@ -244,6 +241,14 @@ class Connection(asyncio.Protocol):
         self._log_error(reason.value, **fields)
         self._write(self.codec.encode_error(reason))
         self._close(reason.value, linger=reason is ErrorReason.TOO_LARGE)
+
+    def _drop(self, reason: str, **fields: str | int) -> None:
+        """Abort at once (RST): what is still queued for the peer is lost."""
+        assert self._transport is not None
+        self._log_error(reason, **fields)
+        self._reason = reason
+        self._closing = True
+        self._transport.abort()
 
     def _close(self, reason: str, *, linger: bool = False) -> None:
         """Close after the queued bytes are sent; abort if the peer never takes them.
@@ -303,9 +308,6 @@ class Connection(asyncio.Protocol):
             self._timer = self._loop.call_at(deadline, self._check_idle)
         elif pending:
             # It neither sends nor reads: even `ERR idle-timeout` could not reach it.
-            self._log_error(ErrorReason.IDLE_TIMEOUT.value, pending=pending)
-            self._reason = ErrorReason.IDLE_TIMEOUT.value
-            self._closing = True
-            transport.abort()
+            self._drop(ErrorReason.IDLE_TIMEOUT.value, pending=pending)
         else:
             self._fail(ErrorReason.IDLE_TIMEOUT)
