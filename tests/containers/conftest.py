@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+import docker
 import pytest
 
 # tests/conftest.py, loaded first, imported tests.harness: Ryuk is disabled before this import.
@@ -34,6 +35,14 @@ def images() -> dict[str, str]:
         return build_images()
     except ImageProblem as exc:
         unavailable(str(exc))
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The engine's API, for what testcontainers does not cover (images, inspect)."""
+    engine = docker.from_env(timeout=120)  # long enough for a container run to its end
+    yield engine
+    engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -54,13 +54,6 @@ def chosen(result: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
-    client = docker.from_env(timeout=120)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def default_base(images: dict[str, str], docker_client: docker.DockerClient) -> str:
     """The machine's base image (ci/bootstrap.sh built or chose it before the images)."""
     docker_client.images.get(DEFAULT_BASE)

@@ -76,16 +76,14 @@ def test_demo_stack_answers_five_times_and_exits_zero(compose_env: None) -> None
     assert "event=summary" in server_logs
 
 
-def test_compose_stop_drains_the_server_and_exits_zero(compose_env: None) -> None:
+def test_compose_stop_drains_the_server_and_exits_zero(
+    compose_env: None, docker_client: docker.DockerClient
+) -> None:
     compose = DockerCompose(ROOT, compose_file_name=FILES, wait=True, services=["server"])
     compose.start()  # `up --wait server`: returns once the healthcheck passes
     server = compose.get_container("server")
     assert server.ID is not None
-    engine = docker.from_env(timeout=30)
-    try:
-        ip = bridge_ip(engine.containers.get(server.ID))
-    finally:
-        engine.close()
+    ip = bridge_ip(docker_client.containers.get(server.ID))
 
     idle = client.connect(f"line://{ip}:9001", timeout=TIMEOUT)
     idle.greeting()

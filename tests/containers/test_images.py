@@ -47,13 +47,6 @@ WALK_APP = (
 )
 
 
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
-    client = docker.from_env(timeout=60)
-    yield client
-    client.close()
-
-
 def read_up_to(sock: socket.socket, limit: int) -> bytes:
     """Read until `limit` bytes or EOF (the socket's timeout bounds each read)."""
     received = b""
