@@ -20,7 +20,7 @@ from .frame import FrameDecoder, encode_frame
 from .line import LineDecoder, encode_line
 from .replies import Ack, Greeting, Reply, ServerError, classify_body
 from .seed import SeedDecoder, SeedResponse, parse_seed_response
-from .url import Endpoint, parse_endpoint
+from .url import Endpoint, format_host_port, parse_endpoint
 
 __all__ = [
     "ACK_PREFIX",
@@ -49,6 +49,7 @@ __all__ = [
     "codec_for",
     "encode_frame",
     "encode_line",
+    "format_host_port",
     "parse_endpoint",
     "parse_seed_response",
     "reply_limit",

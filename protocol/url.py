@@ -8,6 +8,11 @@ from urllib.parse import urlsplit
 from .constants import Framing
 
 
+def format_host_port(host: str, port: int) -> str:
+    """`host:port`, an IPv6 host in brackets (`[::1]:9000`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     framing: Framing
@@ -15,8 +20,7 @@ class Endpoint:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.framing.value}://{host}:{self.port}"
+        return f"{self.framing.value}://{format_host_port(self.host, self.port)}"
 
 
 def parse_endpoint(url: str) -> Endpoint:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from protocol import DEFAULT_MAX_MESSAGE_BYTES, Endpoint, parse_endpoint
+from protocol import DEFAULT_MAX_MESSAGE_BYTES, Endpoint, format_host_port, parse_endpoint
 
 DEFAULT_LISTEN = "seed://0.0.0.0:9000 line://0.0.0.0:9001 frame://0.0.0.0:9002"
 DEFAULT_HEALTH = "127.0.0.1:9099"
@@ -21,8 +21,7 @@ class HostPort:
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return format_host_port(self.host, self.port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import errno
 import socket
 from collections.abc import Callable
 
-from protocol import Endpoint
+from protocol import Endpoint, format_host_port
 
 from .logs import EventLog
 
@@ -24,8 +24,7 @@ RESOURCE_RETRY_SECONDS = 1.0
 def format_address(address: object) -> str:
     """`host:port` (or `[v6]:port`) for a socket address tuple."""
     if isinstance(address, tuple) and len(address) >= 2:
-        host = str(address[0])
-        return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
+        return format_host_port(str(address[0]), address[1])
     return str(address)
 
 
