@@ -141,14 +141,7 @@ class Server:
         except OSError as exc:
             # The peer vanished between accept() and the transport: nothing was said.
             sock.close()
-            self.stats.errors["reset"] += 1
-            self.log.warning(
-                "error",
-                listener=connection.listener,
-                peer=connection.peer,
-                reason="reset",
-                detail=str(exc),
-            )
+            connection.log_error("reset", detail=str(exc))
             self.connection_closed(connection)
 
     def connection_closed(self, connection: Connection) -> None:

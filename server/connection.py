@@ -138,7 +138,7 @@ class Connection(asyncio.Protocol):
             return True
         buffered = self._decoder.buffered
         if buffered and not self._closing:
-            self._log_error("truncated", bytes=buffered)
+            self.log_error("truncated", bytes=buffered)
         self._close("peer-closed")
         return True  # we closed it ourselves (after the queued answers are sent)
 
@@ -166,7 +166,7 @@ class Connection(asyncio.Protocol):
             else:
                 reason = "os-error"
             if exc is not None:
-                self._log_error(reason, detail=str(exc) or type(exc).__name__)
+                self.log_error(reason, detail=str(exc) or type(exc).__name__)
         owner = self._owner
         stats = owner.stats
         stats.messages += self.messages
@@ -229,7 +229,8 @@ class Connection(asyncio.Protocol):
         transport.write(out)
         self.bytes_out += len(out)
 
-    def _log_error(self, reason: str, **fields: str | int) -> None:
+    def log_error(self, reason: str, **fields: str | int) -> None:
+        """Count an `error` event for the summary and log it with this peer's names."""
         self._owner.stats.errors[reason] += 1
         log = self._owner.log
         # Being told to go at shutdown is expected: an info line, not a warning.
@@ -238,14 +239,14 @@ class Connection(asyncio.Protocol):
 
     def _fail(self, reason: ErrorReason, **fields: str | int) -> None:
         """Send `ERR <reason>` in the listener's framing and close."""
-        self._log_error(reason.value, **fields)
+        self.log_error(reason.value, **fields)
         self._write(self.codec.encode_error(reason))
         self._close(reason.value, linger=reason is ErrorReason.TOO_LARGE)
 
     def _drop(self, reason: str, **fields: str | int) -> None:
         """Abort at once (RST): what is still queued for the peer is lost."""
         assert self._transport is not None
-        self._log_error(reason, **fields)
+        self.log_error(reason, **fields)
         self._reason = reason
         self._closing = True
         self._transport.abort()
