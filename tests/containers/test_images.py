@@ -19,6 +19,7 @@ from docker.models.containers import Container
 from testcontainers.core.network import Network
 
 from protocol import ErrorReason, Framing, codec_for, parse_endpoint
+from tests.containers.conftest import StartServer
 from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer, bridge_ip
 from tests.harness.images import base_image
 from tests.harness.labels import harness_labels
@@ -102,10 +103,9 @@ def test_server_image_metadata(images: dict[str, str], docker_client: docker.Doc
 
 
 @pytest.fixture(scope="module")
-def module_server(start_module_server: Any) -> ServerContainer:
+def module_server(start_module_server: StartServer) -> ServerContainer:
     """One server with the image's default listeners, shared by the module's exchanges."""
-    server: ServerContainer = start_module_server()
-    return server
+    return start_module_server()
 
 
 @pytest.mark.parametrize("framing", list(Framing))
@@ -173,8 +173,8 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
     assert exchange(url, b"locked down", expected) == expected
 
 
-def test_health_probes_never_count_as_sessions(start_server: Any) -> None:
-    server: ServerContainer = start_server(max_sessions=1)
+def test_health_probes_never_count_as_sessions(start_server: StartServer) -> None:
+    server = start_server(max_sessions=1)
     wrapped = server.container.get_wrapped_container()
 
     def probes() -> int:
@@ -191,8 +191,10 @@ def test_health_probes_never_count_as_sessions(start_server: Any) -> None:
     assert server.wait_exit(timeout=10) == 0
 
 
-def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(start_server: Any) -> None:
-    server: ServerContainer = start_server(drain_timeout=DRAIN_TIMEOUT)
+def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
+    start_server: StartServer,
+) -> None:
+    server = start_server(drain_timeout=DRAIN_TIMEOUT)
     endpoint = parse_endpoint(server.url(Framing.LINE))
     codec = codec_for(Framing.LINE)
     with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as idle:
