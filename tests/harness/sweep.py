@@ -12,11 +12,14 @@ from .labels import COMPOSE_PROJECT_PREFIX, SESSION_ID, SESSION_LABEL, TEST_LABE
 Filters = dict[str, str | list[str] | bool]
 
 
+PROJECT_LABEL = "com.docker.compose.project"  # set by Compose on what it creates
+
+
 def compose_project_objects(project: str) -> list[str]:
     """Containers and networks of one compose project (empty once `down` did its job)."""
     client = docker.from_env(timeout=30)
     try:
-        filters: Filters = {"label": [f"com.docker.compose.project={project}"]}
+        filters: Filters = {"label": [f"{PROJECT_LABEL}={project}"]}
         containers = client.containers.list(all=True, filters=filters)
         networks = client.networks.list(filters=filters)
         return [f"container {c.name}" for c in containers] + [f"network {n.name}" for n in networks]
@@ -25,28 +28,31 @@ def compose_project_objects(project: str) -> list[str]:
 
 
 def sweep_session(session: str = SESSION_ID) -> list[str]:
-    """Force-remove containers and networks labelled with `session`; what was removed."""
+    """Force-remove this session's containers and networks: labelled with its id, or in one
+    of its compose projects (named prefix + id); what was removed."""
+    ours = f"{COMPOSE_PROJECT_PREFIX}{session}"
+
+    def mine(labels: dict[str, str]) -> bool:
+        labelled = TEST_LABEL in labels and labels.get(SESSION_LABEL) == session
+        return labelled or labels.get(PROJECT_LABEL, "").startswith(ours)
+
+    # One query per label: a filter cannot say "this label or that one".
+    queries: list[Filters] = [
+        {"label": [TEST_LABEL, f"{SESSION_LABEL}={session}"]},
+        {"label": [PROJECT_LABEL]},
+    ]
     client = docker.from_env(timeout=30)
     removed: list[str] = []
     try:
-        filters: Filters = {"label": [TEST_LABEL, f"{SESSION_LABEL}={session}"]}
-        for container in client.containers.list(all=True, filters=filters):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
-                removed.append(f"container {container.name}")
-        # Compose labels its objects with the project; ours start with prefix + session.
-        project_key = "com.docker.compose.project"
-        ours = f"{COMPOSE_PROJECT_PREFIX}{session}"
-        compose: Filters = {"label": [project_key]}
-        for container in client.containers.list(all=True, filters=compose):
-            if container.labels.get(project_key, "").startswith(ours):
+        containers = {c.id: c for f in queries for c in client.containers.list(all=True, filters=f)}
+        for container in containers.values():
+            if mine(container.labels):
                 with contextlib.suppress(docker.errors.NotFound):
                     container.remove(force=True)
                     removed.append(f"container {container.name}")
-        networks = client.networks.list(filters=filters) + client.networks.list(filters=compose)
-        for network in networks:
-            labels = network.attrs.get("Labels") or {}
-            if TEST_LABEL in labels or str(labels.get(project_key, "")).startswith(ours):
+        networks = {n.id: n for f in queries for n in client.networks.list(filters=f)}
+        for network in networks.values():
+            if mine(network.attrs.get("Labels") or {}):
                 with contextlib.suppress(docker.errors.NotFound):
                     network.remove()
                     removed.append(f"network {network.name}")
