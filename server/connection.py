@@ -137,7 +137,7 @@ class Connection(asyncio.Protocol):
             self._transport.close()  # lingering after our last reply: the peer is done too
             return True
         buffered = self._decoder.buffered
-        if buffered and not self._closing:
+        if buffered:
             self.log_error("truncated", bytes=buffered)
         self._close("peer-closed")
         return True  # we closed it ourselves (after the queued answers are sent)
