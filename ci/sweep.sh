@@ -28,34 +28,33 @@ filter="label=$label"
 prefix=$prefix$session
 docker info >/dev/null 2>&1 || { say "no reachable Docker Engine: nothing to sweep"; exit 0; }
 
-# "ID NAME" of every leftover: labelled, or in one of the suite's compose projects.
-leftover_containers() {
-    docker ps -a --filter "$filter" --format '{{.ID}} {{.Names}}'
-    docker ps -a --filter label=com.docker.compose.project \
-        --format '{{.ID}} {{.Names}} {{.Label "com.docker.compose.project"}}' |
+# "ID NAME" of every leftover `container` or `network` ($1): labelled, or in one
+# of the suite's compose projects.
+leftovers() {
+    local list=(docker "$1" ls) name=Name
+    [ "$1" = network ] || list+=(--all) name=Names
+    "${list[@]}" --filter "$filter" --format "{{.ID}} {{.$name}}"
+    "${list[@]}" --filter label=com.docker.compose.project \
+        --format "{{.ID}} {{.$name}} {{.Label \"com.docker.compose.project\"}}" |
         awk -v p="$prefix" 'index($3, p) == 1 { print $1, $2 }'
 }
-leftover_networks() {
-    docker network ls --filter "$filter" --format '{{.ID}} {{.Name}}'
-    docker network ls --filter label=com.docker.compose.project \
-        --format '{{.ID}} {{.Name}} {{.Label "com.docker.compose.project"}}' |
-        awk -v p="$prefix" 'index($3, p) == 1 { print $1, $2 }'
-}
+ids() { cut -d' ' -f1 <<<"$1"; }
+names() { cut -d' ' -f2 <<<"$1" | xargs; }
 
-containers=$(leftover_containers | sort -u)
-networks=$(leftover_networks | sort -u)
+containers=$(leftovers container | sort -u)
+networks=$(leftovers network | sort -u)
 if $check; then
     [ -z "$containers$networks" ] && exit 0
-    [ -z "$containers" ] || say "left behind: containers: $(cut -d' ' -f2 <<<"$containers" | xargs)"
-    [ -z "$networks" ] || say "left behind: networks: $(cut -d' ' -f2 <<<"$networks" | xargs)"
+    [ -z "$containers" ] || say "left behind: containers: $(names "$containers")"
+    [ -z "$networks" ] || say "left behind: networks: $(names "$networks")"
     exit 1
 fi
 if [ -n "$containers" ]; then
-    cut -d' ' -f1 <<<"$containers" | xargs docker rm --force --volumes >/dev/null
-    say "removed containers: $(cut -d' ' -f2 <<<"$containers" | xargs)"
+    ids "$containers" | xargs docker rm --force --volumes >/dev/null
+    say "removed containers: $(names "$containers")"
 fi
 if [ -n "$networks" ]; then
-    cut -d' ' -f1 <<<"$networks" | xargs docker network rm >/dev/null
-    say "removed networks: $(cut -d' ' -f2 <<<"$networks" | xargs)"
+    ids "$networks" | xargs docker network rm >/dev/null
+    say "removed networks: $(names "$networks")"
 fi
 [ -n "$containers$networks" ] || say "nothing left behind"
