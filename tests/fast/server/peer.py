@@ -87,13 +87,14 @@ class Peer:
         """True if no byte (and no close) arrives for `within` seconds."""
         if self._buffer:
             return False
+        timeout = self.sock.gettimeout()  # this peer's own, which may not be TIMEOUT
         self.sock.settimeout(within)
         try:
             self._fill()
         except TimeoutError:
             return True
         finally:
-            self.sock.settimeout(TIMEOUT)
+            self.sock.settimeout(timeout)
         return False
 
     def reset(self) -> None:
