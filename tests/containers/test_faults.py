@@ -22,6 +22,7 @@ from protocol import Ack, ErrorReason, Framing, ServerError, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.expect import up_to_the_fault
+from tests.harness.logs import logged_peer
 from tests.harness.strategies import container_settings, payloads
 from tests.harness.waiting import wait_until
 
@@ -76,12 +77,6 @@ def assert_recovered(baseline: Baseline) -> None:
     assert "Traceback" not in server.logs()
 
 
-def local_peer(conn: client.Connection) -> str:
-    """This connection as the server logs its peer."""
-    host, port = conn.sock.getsockname()[:2]
-    return f"{host}:{port}"
-
-
 @pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
 def test_oversize_gets_too_large(server: ServerContainer, framing: Framing) -> None:
     with client.connect(server.url(framing), timeout=TIMEOUT) as conn:
@@ -99,14 +94,14 @@ def test_truncated_frame_then_eof_is_dropped_without_an_answer(server: ServerCon
         conn.send_raw(conn.codec.encode_message(b"t" * 100)[:50])
         conn.shutdown_write()
         assert conn.read_until_eof() == b"", "a truncated frame is not a message"
-        server.wait_for_event("close", peer=local_peer(conn))
+        server.wait_for_event("close", peer=logged_peer(conn.sock))
 
 
 def test_reset_in_the_middle_of_a_message_is_logged_as_reset(server: ServerContainer) -> None:
     conn = client.connect(server.url(Framing.LINE), timeout=TIMEOUT)
     conn.greeting()
     conn.send_raw(b"half a mess")
-    peer = local_peer(conn)
+    peer = logged_peer(conn.sock)
     conn.reset()
     server.wait_for_event("close", peer=peer, reason="reset")
 

@@ -33,6 +33,7 @@ import client
 from protocol import Ack, ErrorReason, Framing
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
+from tests.harness.logs import logged_peer
 from tests.harness.strategies import container_settings, payloads
 from tests.harness.waiting import wait_until
 
@@ -77,10 +78,9 @@ class ConnectionsMachine(RuleBasedStateMachine):
     @rule(framing=st.sampled_from([Framing.LINE, Framing.FRAME]))
     def open(self, framing: Framing) -> None:
         conn = client.connect(self.server.url(framing), timeout=TIMEOUT)
-        host, port = conn.sock.getsockname()[:2]
         if len(self.peers) < LIMIT:
             conn.greeting()
-            self.peers.append(Peer(conn, f"{host}:{port}"))
+            self.peers.append(Peer(conn, logged_peer(conn.sock)))
             return
         with conn:
             with pytest.raises(client.ServerRefused) as refused:

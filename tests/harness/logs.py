@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 
 _LOGFMT_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
 
@@ -27,3 +28,9 @@ def events(text: str, name: str | None = None) -> list[dict[str, str]]:
     """Every parseable event in `text`, or only those whose `event` is `name`."""
     parsed = (parse_line(line) for line in text.splitlines())
     return [e for e in parsed if e is not None and (name is None or e.get("event") == name)]
+
+
+def logged_peer(sock: socket.socket) -> str:
+    """This end of `sock` as the server's log names its peer (`peer=HOST:PORT`)."""
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
