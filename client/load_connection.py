@@ -129,8 +129,10 @@ class LoadConnection(asyncio.Protocol):
             self._greeted = True
             self._send_more()
             return
-        expected, sent_at = self._unanswered.popleft()
         answer = expect_ack(reply)
+        if not self._unanswered:
+            raise UnexpectedBytes("an ack with no message unanswered", answer)
+        expected, sent_at = self._unanswered.popleft()
         if ACK_PREFIX + answer != expected:
             raise UnexpectedBytes(f"the ack does not echo message {self._acked}", answer)
         self._ack(sent_at)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from protocol import Framing, codec_for
+from protocol import ACK_PREFIX, GREETING, Framing, codec_for
 
 Script = Callable[[socket.socket], None]
 PEER_TIMEOUT = 10.0  # no peer socket operation waits longer than this
@@ -43,6 +43,20 @@ def tutorial_without_answer(framing: Framing | str) -> Script:
 def sends_garbage(sock: socket.socket) -> None:
     """Not a socket-harness server at all."""
     sock.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    hold_until_client_closes(sock)
+
+
+def acks_the_first_line_twice(sock: socket.socket) -> None:
+    """A line server that answers its first message twice: an ack of nothing sent."""
+    sock.sendall(GREETING)
+    received = b""
+    while b"\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        received += chunk
+    ack = ACK_PREFIX + received.partition(b"\n")[0] + b"\n"
+    sock.sendall(ack + ack)
     hold_until_client_closes(sock)
 
 

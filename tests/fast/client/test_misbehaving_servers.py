@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -13,6 +14,7 @@ from protocol import GREETING, Framing
 from tests.fast.client.helpers import run_cli
 from tests.fast.client.peers import (
     ScriptedPeer,
+    acks_the_first_line_twice,
     never_greets,
     sends_garbage,
     tutorial_without_answer,
@@ -82,3 +84,17 @@ def test_cli_against_garbage_exits_7() -> None:
     assert done.returncode == 7
     assert b'"kind": "unexpected-bytes"' in done.stdout
     assert b"Traceback" not in done.stderr
+
+
+def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
+    with ScriptedPeer(acks_the_first_line_twice) as peer:
+        done = run_cli(
+            "load", "--json", peer.url("line"),
+            *("--connections", "1", "--messages", "2", "--window", "1", "--processes", "1"),
+            timeout=20,
+        )  # fmt: skip
+    assert b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["errors"] == {"unexpected-bytes": 1}
+    assert report["completed"] == 1
