@@ -34,6 +34,7 @@ fi
 SOCKET_HARNESS_SESSION=${SOCKET_HARNESS_SESSION:-run$(date +%s)$$}
 export SOCKET_HARNESS_SESSION
 pytest=(.venv/bin/python -m pytest --durations=5)
+fast_tier=("${pytest[@]}" -m "not container" --junitxml=reports/fast.xml "$@")
 mkdir -p reports
 
 timings=()
@@ -162,7 +163,7 @@ case "$tier" in
         step "lint (ruff, mypy)" lint
         ;;
     fast)
-        step "fast tier" "${pytest[@]}" -m "not container" --junitxml=reports/fast.xml "$@"
+        step "fast tier" "${fast_tier[@]}"
         ;;
     containers)
         step "bootstrap" docker_ready
@@ -184,13 +185,12 @@ case "$tier" in
         ci/sweep.sh --check 2>/dev/null || say "note: other runs' objects exist (make sweep)"
         # Lint and the fast tier run on the CPU while the container tier mostly waits
         # on Docker: side by side they fit the time budget (PARALLEL=0: one by one).
-        fast=("${pytest[@]}" -m "not container" --junitxml=reports/fast.xml "$@")
         if [ "${PARALLEL:-1}" = 1 ]; then
             step_in_background "lint (ruff, mypy)" reports/lint.log lint
-            step_in_background "fast tier" reports/fast.log "${fast[@]}"
+            step_in_background "fast tier" reports/fast.log "${fast_tier[@]}"
         else
             step "lint (ruff, mypy)" lint
-            step "fast tier" "${fast[@]}"
+            step "fast tier" "${fast_tier[@]}"
         fi
         container_tier "$@"
         collect_background
