@@ -16,10 +16,8 @@ help:
 venv:
 	@ci/venv.sh
 
-lint: venv
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m mypy
+lint:
+	@ci/test.sh lint
 
 test:
 	@ci/test.sh
