@@ -22,8 +22,6 @@ from protocol import (
     codec_for,
     parse_seed_response,
 )
-from protocol.frame import FrameDecoder
-from protocol.line import LineDecoder
 
 TUTORIAL_MESSAGE = b"Ho\r\nfirst blood\r\n"
 
@@ -86,8 +84,7 @@ def test_seed_response_refuses_bytes_that_fit_no_reply(garbage: bytes) -> None:
 @given(payload=st.binary(max_size=100).map(lambda b: b.replace(b"\n", b"")))
 def test_reply_bodies_decode_to_what_was_sent(framing: Framing, payload: bytes) -> None:
     codec = codec_for(framing)
-    limit = 1 << 16
-    decoder = LineDecoder(limit) if framing is Framing.LINE else FrameDecoder(limit)
+    decoder = codec.message_decoder(1 << 16)
     stream = codec.greeting + codec.encode_ack(payload) + codec.encode_error(ErrorReason.BUSY)
     bodies = decoder.feed(stream)
     named = [classify_body(body, codec.greeting_body) for body in bodies]
