@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import signal
-import struct
 
 import pytest
 
-from protocol import ErrorReason, codec_for
+from protocol import FRAME_HEADER_SIZE, ErrorReason, codec_for, encode_frame
 from tests.fast.server.peer import Peer, connect_refused
 from tests.fast.server.process import RunningServer, ServerFactory
 
@@ -16,8 +15,8 @@ SHUTTING_DOWN = ErrorReason.SHUTTING_DOWN
 
 def half_a_frame(peer: Peer, body: bytes) -> bytes:
     """Send a frame's header and the first half of its body; return the rest."""
-    wire = struct.pack(">I", len(body)) + body
-    cut = 4 + len(body) // 2
+    wire = encode_frame(body)
+    cut = FRAME_HEADER_SIZE + len(body) // 2
     peer.send(wire[:cut])
     return wire[cut:]
 
