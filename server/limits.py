@@ -70,7 +70,7 @@ class Admission:
 
     def on_readable(self, listener: Listener) -> None:
         for _ in range(ACCEPT_BATCH):
-            if self._closed or self._paused_because_full():
+            if self._closed or self._pause_if_full():
                 return
             accepted = listener.accept()
             if accepted is None:
@@ -86,11 +86,11 @@ class Admission:
                 self.close()
                 self._sessions_exhausted()
                 return
-            if self._paused_because_full():
+            if self._pause_if_full():
                 return
 
-    def _paused_because_full(self) -> bool:
-        """Pause mode with every slot taken: stop accepting on every listener."""
+    def _pause_if_full(self) -> bool:
+        """Pause mode with every slot taken: stop accepting on every listener (True if so)."""
         if self._reject_when_full or not self.full:
             return False
         for listener in self.listeners:
