@@ -18,14 +18,12 @@ from testcontainers.core.network import Network
 
 from tests.harness import tracking
 from tests.harness.containers import ClientRun, ServerContainer, create_network, run_client
-from tests.harness.engine import unavailable
+from tests.harness.engine import docker_problem, unavailable
 from tests.harness.images import ImageProblem, build_images
 from tests.harness.sweep import sweep_session
 
 StartServer = Callable[..., ServerContainer]
 RunClient = Callable[..., ClientRun]
-
-_docker_used = False
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +46,6 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="module")
 def network(images: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Network]:
     """A bridge network of this module's own; containers on it are reachable from the host."""
-    global _docker_used
-    _docker_used = True
     net = create_network(owner=request.node.nodeid)
     yield net
     net.remove()
@@ -109,8 +105,10 @@ def pytest_runtest_makereport(
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Teardown removes everything; anything found here is a fixture bug, said out loud.
-    if not _docker_used:
-        return
+    if not any(item.get_closest_marker("container") for item in session.items):
+        return  # the fast tier never touches Docker
+    if docker_problem() is not None:
+        return  # the container tests were skipped or failed already, saying why
     try:
         leftovers = sweep_session()
     except Exception as exc:
