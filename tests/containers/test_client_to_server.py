@@ -22,7 +22,6 @@ from tests.harness.strategies import container_settings, payloads
 
 # Small enough to pass as arguments (four characters a byte), large enough to span segments.
 MAX_PAYLOAD = 4096
-PORTS = {Framing.SEED: 9000, Framing.LINE: 9001, Framing.FRAME: 9002}
 EXIT_OK, EXIT_USAGE, EXIT_CONNECT, EXIT_SERVER_ERROR = 0, 2, 3, 6
 
 
@@ -65,7 +64,7 @@ def test_client_image_exchanges_any_payload_with_the_server_image(
         ),
         label="bodies",
     )
-    url = f"{framing.value}://server:{PORTS[framing]}"
+    url = f"{framing.value}://server:{server.ports[framing]}"
     exit_code, doc = run_json(client_runner, [url, *map(escaped, bodies)])
     assert exit_code == EXIT_OK, doc
     assert doc["exit_code"] == EXIT_OK
@@ -96,6 +95,7 @@ def test_exit_codes_for_no_server_a_bad_url_and_a_busy_server(
     # The host holds the one slot while the client container asks for another.
     with client.connect(busy.url(Framing.LINE), timeout=10) as holder:
         holder.greeting()
-        exit_code, doc = run_json(client_runner, ["line://busy:9001", "x"])
+        busy_url = f"line://busy:{busy.ports[Framing.LINE]}"
+        exit_code, doc = run_json(client_runner, [busy_url, "x"])
     assert exit_code == EXIT_SERVER_ERROR
     assert doc["error"]["reason"] == ErrorReason.BUSY.value
