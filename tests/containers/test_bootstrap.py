@@ -21,8 +21,6 @@ import pytest
 
 from tests.harness.labels import SESSION_ID, SESSION_LABEL, TEST_LABEL
 
-pytestmark = pytest.mark.container
-
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BASE = "socket-harness/python-base:bookworm"
 # Port 9 on loopback: a pull from it is refused at once and never leaves the machine.

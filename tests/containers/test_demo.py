@@ -17,8 +17,6 @@ import pytest
 from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
 from tests.harness.sweep import compose_project_objects
 
-pytestmark = pytest.mark.container
-
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = f"{COMPOSE_PROJECT_PREFIX}{SESSION_ID}"
 CLIENTS = {f"client-{n}" for n in range(1, 6)}

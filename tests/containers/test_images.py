@@ -25,8 +25,6 @@ from tests.harness.images import base_image
 from tests.harness.labels import harness_labels
 from tests.harness.waiting import wait_until
 
-pytestmark = pytest.mark.container
-
 IO_TIMEOUT = 5.0
 DRAIN_TIMEOUT = 3.0
 SERVICE_UID = 10001
