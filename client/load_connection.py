@@ -66,6 +66,7 @@ class LoadConnection(asyncio.Protocol):
     # --- asyncio callbacks -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A cast, never an isinstance check: uvloop's transports are not asyncio subclasses.
         self._transport = cast(asyncio.Transport, transport)
         self._last_progress = self._loop.time()
         self._timer = self._loop.call_later(self._timeout, self._check_stall)

@@ -77,6 +77,7 @@ class LoadReport:
                 "processes": len(self.plans),
                 "size": plan.size,
                 "window": plan.window,
+                "loop": plan.loop,
             },
             "completed": self.completed,
             "elapsed_s": round(elapsed, 6),
@@ -100,6 +101,8 @@ class LoadReport:
             "cpu": {
                 "per_process_s": [round(c, 3) for c in cpu],
                 "cores_used": round(sum(cpu) / elapsed, 2) if elapsed > 0 else 0.0,
+                "user_s": round(sum(r.user_seconds for r in self.results), 3),
+                "system_s": round(sum(r.system_seconds for r in self.results), 3),
             },
             "ok": self.ok,
         }
@@ -115,13 +118,15 @@ class LoadReport:
             )
         lines = [
             f"load {self.url}: {shape}, size {planned['size']}, "
-            f"concurrency {planned['concurrency']}, {planned['processes']} processes",
+            f"concurrency {planned['concurrency']}, {planned['processes']} processes, "
+            f"loop {planned['loop']}",
             f"  completed    {d['completed']}/{planned[self.unit]} {self.unit} in "
             f"{d['elapsed_s']:.3f} s = {d['rate_per_s']:.0f} {self.unit}/s",
             f"  connections  {d['connections']['ok']} ok, {d['connections']['failed']} failed",
             "  latency ms   " + "  ".join(f"{name} {value}" for name, value in lat.items()),
             f"  errors       {errors}",
-            f"  cpu          {cpu['cores_used']} cores busy on average "
+            f"  cpu          {cpu['cores_used']} cores busy on average, "
+            f"user {cpu['user_s']} s + system {cpu['system_s']} s "
             f"(per process CPU s: {', '.join(str(c) for c in cpu['per_process_s'])})",
         ]
         if self.lost_processes:

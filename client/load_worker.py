@@ -1,13 +1,15 @@
-"""One load-generator process: an asyncio loop running its share of the connections."""
+"""One load-generator process: an event loop running its share of the connections."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import threading
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from typing import Any
@@ -33,6 +35,7 @@ class Plan:
     connect_timeout: float
     timeout: float
     deadline: float  # time.monotonic() value: the clock is system-wide on Linux
+    loop: str  # "uvloop" or "asyncio": chosen once, by the parent
 
 
 @dataclass
@@ -45,6 +48,8 @@ class WorkerResult:
     started: float = 0.0
     finished: float = 0.0
     cpu_seconds: float = 0.0
+    user_seconds: float = 0.0
+    system_seconds: float = 0.0
     stopped_by_limit: bool = False
 
 
@@ -72,6 +77,7 @@ class Worker:
 
         result.started = time.monotonic()
         cpu = time.process_time()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         try:
             async with asyncio.timeout(max(plan.deadline - time.monotonic(), 0)):
                 await asyncio.gather(*(lane() for _ in range(plan.concurrency)))
@@ -79,6 +85,9 @@ class Worker:
             result.stopped_by_limit = True
         result.finished = time.monotonic()
         result.cpu_seconds = time.process_time() - cpu
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        result.user_seconds = used.ru_utime - usage.ru_utime
+        result.system_seconds = used.ru_stime - usage.ru_stime
         return result
 
     async def connection(self) -> None:
@@ -127,6 +136,15 @@ class Worker:
         self._progress[2 * self._slot + 1] += 1
 
 
+def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when the parent chose it; None: asyncio's own."""
+    if loop != "uvloop":
+        return None
+    import uvloop  # only now: the client image has the standard library only
+
+    return uvloop.new_event_loop
+
+
 def process_main(
     plan: Plan,
     progress: Any,
@@ -139,7 +157,8 @@ def process_main(
     with contextlib.suppress(threading.BrokenBarrierError):
         start_line.wait(timeout=max(plan.deadline - time.monotonic(), 0))
     try:
-        result = asyncio.run(Worker(plan, progress, slot).run())
+        with asyncio.Runner(loop_factory=loop_factory(plan.loop)) as runner:
+            result = runner.run(Worker(plan, progress, slot).run())
     except KeyboardInterrupt:
         return  # Ctrl-C reached the whole process group: the parent reports
     results.put((slot, result))

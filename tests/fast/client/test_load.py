@@ -142,3 +142,70 @@ def test_seed_rejects_messages_per_connection() -> None:
     done = run_cli("load", "seed://127.0.0.1:9", "--messages", "5")
     assert done.returncode == 2
     assert b"one exchange per connection" in done.stderr
+
+
+# Runs `python -m client` with uvloop unimportable in the parent, as where it is not installed.
+WITHOUT_UVLOOP = (
+    "import sys; sys.modules['uvloop'] = None; from client.cli import main; sys.exit(main())"
+)
+
+
+def run_without_uvloop(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_UVLOOP, *args],
+        capture_output=True,
+        cwd=REPO_ROOT,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+
+SEED_RUN = ("--connections", "20", "--concurrency", "4", "--processes", "2")
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_loop_asked_for_runs_and_is_reported(server: RunningServer, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    code, report = load(server.url("seed"), *SEED_RUN, "--loop", loop)
+    assert code == 0, report
+    assert report["completed"] == 20
+    assert report["planned"]["loop"] == loop
+
+
+def test_auto_picks_uvloop_when_importable(server: RunningServer) -> None:
+    pytest.importorskip("uvloop")
+    code, report = load(server.url("seed"), *SEED_RUN)
+    assert code == 0, report
+    assert report["planned"]["loop"] == "uvloop"
+
+
+def test_auto_falls_back_to_asyncio_without_uvloop(server: RunningServer) -> None:
+    done = run_without_uvloop("load", server.url("seed"), *SEED_RUN, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["planned"]["loop"] == "asyncio"
+
+
+def test_loop_uvloop_without_uvloop_is_a_usage_error() -> None:
+    done = run_without_uvloop("load", "seed://127.0.0.1:9", "--loop", "uvloop")
+    assert done.returncode == 2
+    assert b"--loop uvloop: uvloop is not installed" in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_cpu_is_split_into_user_and_system(server: RunningServer) -> None:
+    code, report = load(server.url("line"), "--connections", "4", "--processes", "2")
+    assert code == 0, report
+    cpu = report["cpu"]
+    assert cpu["user_s"] >= 0
+    assert cpu["system_s"] >= 0
+    # Both measure the workers' CPU over the run; only rounding tells them apart.
+    assert cpu["user_s"] + cpu["system_s"] == pytest.approx(sum(cpu["per_process_s"]), abs=0.01)
+
+
+def test_text_report_names_the_loop_and_the_cpu_split(server: RunningServer) -> None:
+    done = run_cli("load", server.url("seed"), "--connections", "2", "--loop", "asyncio")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode()
+    assert re.search(r"^load seed://\S+: .*, loop asyncio$", text, re.MULTILINE)
+    assert re.search(r"^  cpu .* user [\d.]+ s \+ system [\d.]+ s ", text, re.MULTILINE)
