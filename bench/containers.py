@@ -71,10 +71,10 @@ class RunningServer:
             raise BenchError(f"{self.name}: no VmRSS in /proc/1/status")
         return int(match.group(1))
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process, all its threads included."""
+    def cpu_times(self) -> tuple[float, float]:
+        """User and system CPU seconds of the server process, all its threads included."""
         fields = self._proc("stat").rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
     def logs(self) -> str:
         raw: bytes = self.container.logs(stdout=True, stderr=True)

@@ -34,6 +34,9 @@ class LoadResult:
     planned: int
     errors: dict[str, int]
     client_cores: float  # CPU the load generator itself used (the host has few)
+    client_user_s: float  # its workers' CPU seconds in user space
+    client_system_s: float  # and in the kernel (sockets, TCP, the bridge)
+    loop: str  # the event loop it ran on
 
     @property
     def ok(self) -> bool:
@@ -80,4 +83,7 @@ def run_load(url: str, work: Workload, processes: int) -> LoadResult:
         planned=int(planned[report["unit"]]),
         errors={str(k): int(v) for k, v in report["errors"].items()},
         client_cores=float(report["cpu"]["cores_used"]),
+        client_user_s=float(report["cpu"]["user_s"]),
+        client_system_s=float(report["cpu"]["system_s"]),
+        loop=str(planned["loop"]),
     )

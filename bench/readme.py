@@ -11,7 +11,15 @@ import json
 import sys
 from pathlib import Path
 
-from .report import RESULTS, harness_table, notes, ratio_tables, servers_table, targets_table
+from .report import (
+    RESULTS,
+    harness_table,
+    notes,
+    ratio_tables,
+    reach_table,
+    servers_table,
+    targets_table,
+)
 from .servers import REPO
 
 START, END = "<!-- section:bench -->", "<!-- /section:bench -->"
@@ -33,6 +41,10 @@ def section(results: dict[str, object]) -> str:
         "",
         *ratio_tables(results, only="project"),
         *targets_table(results),
+        "",
+        "What the rate targets need of this machine's cores (see above):",
+        "",
+        *reach_table(results),
         "",
         "Notes:",
         "",

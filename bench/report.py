@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .figures import ALL, TARGETS, Figure, Results
+from .reach import reaches
 from .servers import REPO
 
 RESULTS = REPO / "bench" / "results"
@@ -27,6 +28,13 @@ def _label(figure: Figure) -> str:
     return (
         f"{figure.label} ({figure.unit})" if figure.unit and figure.unit != "/s" else figure.label
     )
+
+
+def _client_loop(results: Results) -> str:
+    loops = {
+        f.get("client_loop", "?") for per in results["throughput"].values() for f in per.values()
+    }
+    return " and ".join(sorted(loops))
 
 
 def servers_table(results: Results) -> list[str]:
@@ -70,6 +78,36 @@ def targets_table(results: Results) -> list[str]:
     return _table(["target", *(servers[p]["label"] for p in projects)], rows)
 
 
+def reach_table(results: Results) -> list[str]:
+    """For each rate target: the cores it needs on this machine, the kernel's share apart."""
+    servers = results["servers"]
+    projects = [n for n, s in servers.items() if not s["baseline"] and s["available"]]
+    rows = [
+        [
+            r.target.label,
+            servers[r.server]["label"],
+            f"{r.rate_needed:,.0f}",
+            f"{r.kernel_us:,.0f}",
+            f"{r.kernel_cores:.2f}",
+            f"{r.measured_us:,.0f}",
+            f"{r.measured_cores:.2f}",
+            r.verdict,
+        ]
+        for r in reaches(results, projects)
+    ]
+    header = [
+        "target",
+        "server",
+        "rate needed (/s)",
+        "kernel µs per op (server + load generator + interrupts)",
+        "cores: kernel alone",
+        "all CPU µs per op",
+        "cores: all, as measured",
+        f"on {results['machine']['cores']} cores",
+    ]
+    return _table(header, rows)
+
+
 def harness_table(harness: dict[str, Any]) -> list[str]:
     rows = []
     for item in harness.get("items", []):
@@ -98,6 +136,7 @@ def render(results: Results) -> str:
         f"({settings['client_processes']} load processes, window {settings['window']}). "
         f"Throughput figures are the median of {settings['rounds']} interleaved rounds; "
         "server CPU is the container's PID 1 user+system time over the round. "
+        f"The load generator runs on {_client_loop(results)}. "
         "The project's server runs with `--log-level warning`: like the baselines, it "
         "writes no line per connection.",
         "",
@@ -111,6 +150,18 @@ def render(results: Results) -> str:
         "## Targets (issue 6)",
         "",
         *targets_table(results),
+        "",
+        "## Can this machine reach the rate targets?",
+        "",
+        "The load generator and the servers share this machine's cores. Kernel time per "
+        "exchange or message (the server's and the load generator's system time, and the "
+        "machine's interrupt time, where receiving packets is charged) is TCP and socket "
+        "work any implementation must do: at the rate a target needs, it alone "
+        "takes the cores shown. Where that exceeds the cores there are, the target cannot "
+        "be met here by any change to the code measured; it needs more cores, or the load "
+        "generator on another machine.",
+        "",
+        *reach_table(results),
         "",
     ]
     if notes(results):

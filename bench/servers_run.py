@@ -17,7 +17,7 @@ from protocol import codec_for
 
 from .capacity import HoldResult, hold_idle, raise_fd_limit
 from .containers import Containers, RunningServer
-from .hostcpu import daemons_cpu_seconds
+from .hostcpu import daemons_cpu_seconds, softirq_seconds
 from .load import LoadResult, Workload, run_load
 from .servers import PORTS, ServerKind
 
@@ -30,8 +30,15 @@ class Throughput:
     """One workload on one server, every round."""
 
     rounds: list[LoadResult] = field(default_factory=list)
-    cpu_us: list[float] = field(default_factory=list)  # server CPU per exchange/message
+    # Server CPU per exchange/message, user and system (kernel) apart.
+    user_us: list[float] = field(default_factory=list)
+    system_us: list[float] = field(default_factory=list)
     daemons_us: list[float] = field(default_factory=list)  # dockerd & co. (logs) per op
+    softirq_us: list[float] = field(default_factory=list)  # the machine's interrupts per op
+
+    @property
+    def cpu_us(self) -> list[float]:
+        return [user + system for user, system in zip(self.user_us, self.system_us, strict=True)]
 
     def median(self, pick: Callable[[LoadResult], float]) -> float:
         return statistics.median(pick(r) for r in self.rounds)
@@ -46,6 +53,13 @@ class Throughput:
             "client_cores": self.median(lambda r: r.client_cores),
             # The load generator's own CPU per exchange/message: on a small machine, its ceiling.
             "client_cpu_us": self.median(lambda r: r.client_cores / r.rate * 1e6 if r.rate else 0),
+            # The kernel's share on each side: a floor no user-space change can lower.
+            "server_user_us": statistics.median(self.user_us),
+            "server_system_us": statistics.median(self.system_us),
+            "client_user_us": self.median(lambda r: _per_op(r.client_user_s, r)),
+            "client_system_us": self.median(lambda r: _per_op(r.client_system_s, r)),
+            "softirq_us": statistics.median(self.softirq_us),
+            "client_loop": self.rounds[-1].loop,
             "rates": [r.rate for r in self.rounds],
             "ok": all(r.ok for r in self.rounds),
             "errors": {k: v for r in self.rounds for k, v in r.errors.items()},
@@ -79,7 +93,8 @@ def measure_throughput(
                         say(
                             f"round {index + 1}/{rounds} {work.key:9s} {server.name:8s} "
                             f"{last.rate:9.0f}/s  p99 {last.p99_ms:7.2f} ms  "
-                            f"server {figure.cpu_us[-1]:7.1f} us/op"
+                            f"server user {figure.user_us[-1]:6.1f} "
+                            f"sys {figure.system_us[-1]:6.1f} us/op"
                         )
         finally:
             for server in running:
@@ -90,13 +105,20 @@ def measure_throughput(
 def _one_round(
     server: RunningServer, framing: str, work: Workload, processes: int, figure: Throughput
 ) -> None:
-    before, daemons_before = server.cpu_seconds(), daemons_cpu_seconds()
+    (user_before, system_before), daemons_before = server.cpu_times(), daemons_cpu_seconds()
+    softirq_before = softirq_seconds()
     result = run_load(server.url(framing, PORTS[framing]), work, processes)
-    used, daemons = server.cpu_seconds() - before, daemons_cpu_seconds() - daemons_before
+    (user, system), daemons = server.cpu_times(), daemons_cpu_seconds()
     figure.rounds.append(result)
-    done = max(result.completed, 1)
-    figure.cpu_us.append(used / done * 1e6)
-    figure.daemons_us.append(daemons / done * 1e6)
+    figure.user_us.append(_per_op(user - user_before, result))
+    figure.system_us.append(_per_op(system - system_before, result))
+    figure.daemons_us.append(_per_op(daemons - daemons_before, result))
+    figure.softirq_us.append(_per_op(softirq_seconds() - softirq_before, result))
+
+
+def _per_op(seconds: float, result: LoadResult) -> float:
+    """CPU seconds over a round as µs per exchange or message completed."""
+    return seconds / max(result.completed, 1) * 1e6
 
 
 def measure_capacity(
