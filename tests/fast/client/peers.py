@@ -60,6 +60,20 @@ def acks_the_first_line_twice(sock: socket.socket) -> None:
     hold_until_client_closes(sock)
 
 
+def acks_frames_altered(alter: Callable[[bytes], bytes]) -> Script:
+    """A frame server whose every ack echoes the message with `alter` applied."""
+    codec = codec_for(Framing.FRAME)
+
+    def script(sock: socket.socket) -> None:
+        sock.sendall(codec.greeting)
+        decoder = codec.message_decoder(1 << 20)
+        while chunk := sock.recv(65536):
+            for message in decoder.feed(chunk):
+                sock.sendall(codec.encode_ack(alter(message)))
+
+    return script
+
+
 def closes_at_once(sock: socket.socket) -> None:
     """Accepts and closes: what a container port proxy does before its backend listens."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,7 @@ from protocol import GREETING, Framing
 from tests.fast.client.helpers import run_cli
 from tests.fast.client.peers import (
     ScriptedPeer,
+    acks_frames_altered,
     acks_the_first_line_twice,
     never_greets,
     sends_garbage,
@@ -98,3 +100,26 @@ def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
     report = json.loads(done.stdout)
     assert report["errors"] == {"unexpected-bytes": 1}
     assert report["completed"] == 1
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        pytest.param(lambda m: m[:-1] + bytes([m[-1] ^ 1]), id="last-byte-changed"),
+        pytest.param(lambda m: m[:-1], id="one-byte-short"),
+        pytest.param(lambda m: m + b"x", id="one-byte-more"),
+        pytest.param(lambda m: b"9" + m[1:], id="first-byte-changed"),
+    ],
+)
+def test_load_counts_an_ack_that_does_not_echo_its_message(alter: Callable[[bytes], bytes]) -> None:
+    with ScriptedPeer(acks_frames_altered(alter)) as peer:
+        done = run_cli(
+            "load", "--json", peer.url("frame"),
+            *("--connections", "1", "--messages", "3", "--size", "65536", "--processes", "1"),
+            timeout=20,
+        )  # fmt: skip
+    assert b"Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["errors"] == {"unexpected-bytes": 1}
+    assert report["completed"] == 0
