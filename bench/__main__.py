@@ -33,6 +33,11 @@ def workloads(quick: bool) -> list[Workload]:
     scale = 5 if quick else 1
     return [
         Workload("seed", "seed", connections=2000 // scale, concurrency=50, size=64),
+        # The same on the standard loop: how much the load generator's own cost moves
+        # the seed rates, measured beside them.
+        Workload(
+            "seed-asyncio-client", "seed", 2000 // scale, concurrency=50, size=64, loop="asyncio"
+        ),
         Workload("frame-1k", "frame", 10, 10, 1024, messages=3000 // scale),
         Workload("frame-64k", "frame", 10, 10, 65536, messages=200 // scale),
     ]

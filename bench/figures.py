@@ -58,6 +58,12 @@ def _capacity(field: str) -> Callable[[Results, str], float | None]:
 SEED_RATE = Figure(
     "seed exchanges/s (64 B, concurrency 50)", "/s", _throughput("seed", "rate"), True
 )
+SEED_RATE_ASYNCIO_CLIENT = Figure(
+    "seed exchanges/s, the load generator on asyncio's loop",
+    "/s",
+    _throughput("seed-asyncio-client", "rate"),
+    True,
+)
 SEED_P50 = Figure("seed latency p50", "ms", _throughput("seed", "p50_ms"), False, 1)
 SEED_P99 = Figure("seed latency p99", "ms", _throughput("seed", "p99_ms"), False, 1)
 SEED_CPU = Figure("seed server CPU per exchange", "µs", _throughput("seed", "server_cpu_us"), False)
@@ -80,6 +86,7 @@ KIB_PER_CONN = Figure(
 
 ALL = (
     SEED_RATE,
+    SEED_RATE_ASYNCIO_CLIENT,
     SEED_P50,
     SEED_P99,
     SEED_CPU,

@@ -23,6 +23,7 @@ class Workload:
     size: int
     messages: int | None = None  # per connection (frame only)
     duration_limit: float = 20.0
+    loop: str = "auto"  # the load generator's event loop (`python -m client load --loop`)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def run_load(url: str, work: Workload, processes: int) -> LoadResult:
         str(processes),
         "--duration-limit",
         str(work.duration_limit),
+        "--loop",
+        work.loop,
         "--json",
     ]
     if work.messages is not None:

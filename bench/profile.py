@@ -69,7 +69,7 @@ def _start(command: list[str]) -> tuple[subprocess.Popen[str], str]:
 def profile_server(workloads: list[Workload], out: Path, processes: int, say: Say) -> list[str]:
     """Profile each workload under both profilers; returns the files written."""
     written = []
-    for work in workloads:
+    for work in (w for w in workloads if w.loop == "auto"):  # the server's profile, once each
         for kind, suffix in (("pyinstrument", "txt"), ("cprofile", "cpu.txt")):
             path = out / f"profile-{work.key}.{suffix}"
             process, url = _start(_profiled(kind, path, f"{work.framing}://127.0.0.1:0"))

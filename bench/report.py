@@ -31,10 +31,10 @@ def _label(figure: Figure) -> str:
 
 
 def _client_loop(results: Results) -> str:
-    loops = {
-        f.get("client_loop", "?") for per in results["throughput"].values() for f in per.values()
-    }
-    return " and ".join(sorted(loops))
+    """The loop the load generator chose by default (the seed workload's)."""
+    figures = results["throughput"].get("seed", {})
+    loops = sorted({f.get("client_loop", "?") for f in figures.values()})
+    return " and ".join(loops) or "?"
 
 
 def servers_table(results: Results) -> list[str]:
@@ -136,7 +136,8 @@ def render(results: Results) -> str:
         f"({settings['client_processes']} load processes, window {settings['window']}). "
         f"Throughput figures are the median of {settings['rounds']} interleaved rounds; "
         "server CPU is the container's PID 1 user+system time over the round. "
-        f"The load generator runs on {_client_loop(results)}. "
+        f"The load generator runs on {_client_loop(results)} (`--loop auto`), but in the "
+        "row that names asyncio's loop. "
         "The project's server runs with `--log-level warning`: like the baselines, it "
         "writes no line per connection.",
         "",
