@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from client import aio
 from protocol import GREETING, Framing
 from tests.fast.client.helpers import run_cli
 from tests.fast.client.peers import (
+    Script,
     ScriptedPeer,
     acks_frames_altered,
     acks_the_first_line_twice,
@@ -88,16 +90,21 @@ def test_cli_against_garbage_exits_7() -> None:
     assert b"Traceback" not in done.stderr
 
 
-def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
-    with ScriptedPeer(acks_the_first_line_twice) as peer:
+def failed_load(script: Script, url_framing: str, *options: str) -> dict[str, Any]:
+    """`client load --json` against a scripted peer: a plain exit 1, and its report."""
+    with ScriptedPeer(script) as peer:
         done = run_cli(
-            "load", "--json", peer.url("line"),
-            *("--connections", "1", "--messages", "2", "--window", "1", "--processes", "1"),
-            timeout=20,
+            "load", "--json", peer.url(url_framing), "--connections", "1", "--processes", "1",
+            *options, timeout=20,
         )  # fmt: skip
     assert b"Traceback" not in done.stderr, done.stderr
     assert done.returncode == 1
-    report = json.loads(done.stdout)
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
+    report = failed_load(acks_the_first_line_twice, "line", "--messages", "2", "--window", "1")
     assert report["errors"] == {"unexpected-bytes": 1}
     assert report["completed"] == 1
 
@@ -112,14 +119,6 @@ def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
     ],
 )
 def test_load_counts_an_ack_that_does_not_echo_its_message(alter: Callable[[bytes], bytes]) -> None:
-    with ScriptedPeer(acks_frames_altered(alter)) as peer:
-        done = run_cli(
-            "load", "--json", peer.url("frame"),
-            *("--connections", "1", "--messages", "3", "--size", "65536", "--processes", "1"),
-            timeout=20,
-        )  # fmt: skip
-    assert b"Traceback" not in done.stderr, done.stderr
-    assert done.returncode == 1
-    report = json.loads(done.stdout)
+    report = failed_load(acks_frames_altered(alter), "frame", "--messages", "3", "--size", "65536")
     assert report["errors"] == {"unexpected-bytes": 1}
     assert report["completed"] == 0
