@@ -38,7 +38,10 @@ class Reach:
     @property
     def verdict(self) -> str:
         if self.kernel_cores > self.cores:
-            return "out of reach here: the kernel's work alone, as measured, needs more cores than there are"
+            return (
+                "out of reach here: the kernel's work alone, as measured, "
+                "needs more cores than there are"
+            )
         if self.measured_cores > self.cores:
             return "the kernel's work fits; the user-space work, at today's cost, does not"
         return "fits this machine's cores"
