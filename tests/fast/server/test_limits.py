@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import signal
 import socket
 import time
@@ -248,3 +250,30 @@ def test_too_large_reply_survives_a_peer_that_keeps_sending(
         assert peer.read_to_eof() == codec.encode_error(ErrorReason.TOO_LARGE)
         sending.result(timeout=10)  # the server read (and dropped) all of it: no reset
     assert server.wait_for_event("close", reason="too-large")
+
+
+def test_out_of_file_descriptors_it_logs_backs_off_and_serves_the_queued_client_later(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(listen=["line"])
+    # Room for exactly two more open files in the server: its third accept() hits EMFILE.
+    in_use = len(os.listdir(f"/proc/{server.pid}/fd"))
+    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (in_use + 2, in_use + 2))
+    first, second = Peer(server.endpoint("line")), Peer(server.endpoint("line"))
+    try:
+        first.expect_greeting()
+        second.expect_greeting()
+        with Peer(server.endpoint("line")) as queued:  # the kernel completes it; accept() fails
+            server.wait_for_event("error", reason="accept")
+            assert queued.nothing_arrives(SILENCE)
+            first.close()  # a descriptor is free again: the retry after the back-off takes it
+            queued.expect_greeting()
+            queued.expect_answer(b"served after the back-off")
+        second.expect_answer(b"and the others were served throughout")
+    finally:
+        first.close()
+        second.close()
+    assert "Traceback" not in server.stderr_text()
+    # One line per back-off period, not one per spin of a loop that keeps failing.
+    accept_errors = [e for e in server.events("error") if e.get("reason") == "accept"]
+    assert 1 <= len(accept_errors) <= 3
