@@ -40,11 +40,15 @@ class Figure:
         return f"{value:,.{self.digits}f}"
 
 
-def _throughput(workload: str, field: str) -> Callable[[Results, str], float | None]:
-    def get(results: Results, server: str) -> float | None:
-        return float(results["throughput"][workload][server][field])
+@dataclass(frozen=True)
+class _Throughput:
+    """Reads one field of one throughput workload: a figure's getter that names its workload."""
 
-    return get
+    workload: str
+    key: str
+
+    def __call__(self, results: Results, server: str) -> float | None:
+        return float(results["throughput"][self.workload][server][self.key])
 
 
 def _capacity(field: str) -> Callable[[Results, str], float | None]:
@@ -56,28 +60,28 @@ def _capacity(field: str) -> Callable[[Results, str], float | None]:
 
 
 SEED_RATE = Figure(
-    "seed exchanges/s (64 B, concurrency 50)", "/s", _throughput("seed", "rate"), True
+    "seed exchanges/s (64 B, concurrency 50)", "/s", _Throughput("seed", "rate"), True
 )
 SEED_RATE_ASYNCIO_CLIENT = Figure(
     "seed exchanges/s, the load generator on asyncio's loop",
     "/s",
-    _throughput("seed-asyncio-client", "rate"),
+    _Throughput("seed-asyncio-client", "rate"),
     True,
 )
-SEED_P50 = Figure("seed latency p50", "ms", _throughput("seed", "p50_ms"), False, 1)
-SEED_P99 = Figure("seed latency p99", "ms", _throughput("seed", "p99_ms"), False, 1)
-SEED_CPU = Figure("seed server CPU per exchange", "µs", _throughput("seed", "server_cpu_us"), False)
+SEED_P50 = Figure("seed latency p50", "ms", _Throughput("seed", "p50_ms"), False, 1)
+SEED_P99 = Figure("seed latency p99", "ms", _Throughput("seed", "p99_ms"), False, 1)
+SEED_CPU = Figure("seed server CPU per exchange", "µs", _Throughput("seed", "server_cpu_us"), False)
 FRAME1_RATE = Figure(
-    "frame 1 KiB messages/s (10 connections)", "/s", _throughput("frame-1k", "rate"), True
+    "frame 1 KiB messages/s (10 connections)", "/s", _Throughput("frame-1k", "rate"), True
 )
 FRAME1_CPU = Figure(
-    "frame 1 KiB server CPU per message", "µs", _throughput("frame-1k", "server_cpu_us"), False, 1
+    "frame 1 KiB server CPU per message", "µs", _Throughput("frame-1k", "server_cpu_us"), False, 1
 )
 FRAME64_RATE = Figure(
-    "frame 64 KiB messages/s (10 connections)", "/s", _throughput("frame-64k", "rate"), True
+    "frame 64 KiB messages/s (10 connections)", "/s", _Throughput("frame-64k", "rate"), True
 )
 FRAME64_CPU = Figure(
-    "frame 64 KiB server CPU per message", "µs", _throughput("frame-64k", "server_cpu_us"), False
+    "frame 64 KiB server CPU per message", "µs", _Throughput("frame-64k", "server_cpu_us"), False
 )
 HELD = Figure("idle connections held", "", _capacity("held"), True)
 KIB_PER_CONN = Figure(
@@ -107,7 +111,12 @@ class Target:
     figure: Figure
     baseline: str | None  # None: compare the value itself
     goal: float
-    workload: str | None = None  # a rate target: the throughput workload it is measured on
+
+    @property
+    def workload(self) -> str | None:
+        """The throughput workload a rate target is measured on; None for the others."""
+        get = self.figure.get
+        return get.workload if isinstance(get, _Throughput) else None
 
     def measured(self, results: Results, server: str) -> float | None:
         if self.baseline is None:
@@ -120,10 +129,8 @@ class Target:
 
 
 TARGETS = (
-    Target("frame 1 KiB messages/s ≥ 2x asyncio streams", FRAME1_RATE, "streams", 2.0, "frame-1k"),
-    Target(
-        "frame 64 KiB messages/s ≥ 2x asyncio streams", FRAME64_RATE, "streams", 2.0, "frame-64k"
-    ),
-    Target("seed exchanges/s ≥ 3x blocking (concurrency 50)", SEED_RATE, "blocking", 3.0, "seed"),
+    Target("frame 1 KiB messages/s ≥ 2x asyncio streams", FRAME1_RATE, "streams", 2.0),
+    Target("frame 64 KiB messages/s ≥ 2x asyncio streams", FRAME64_RATE, "streams", 2.0),
+    Target("seed exchanges/s ≥ 3x blocking (concurrency 50)", SEED_RATE, "blocking", 3.0),
     Target("10,000 idle connections held", HELD, None, 10_000),
 )
