@@ -119,10 +119,10 @@ lint() {
     return "$status"
 }
 
-# Container modules whose time goes to work outside the suite's containers (an
-# offline base-image build): with PARALLEL=1 they run in a pytest of their own,
+# Container modules whose time goes to work outside the suite's containers (offline
+# base-image builds): with PARALLEL=1 they run in a pytest of their own,
 # beside the rest, under a session id of their own.
-SIDE_MODULES=(tests/containers/test_bootstrap.py)
+SIDE_MODULES=(tests/containers/test_bootstrap.py tests/containers/test_targets_shipped.py)
 sessions=("$SOCKET_HARNESS_SESSION")
 
 container_tier() {
