@@ -41,7 +41,7 @@ bootstrap:
 	@ci/bootstrap.sh
 
 images: bootstrap
-	@ci/build-images.sh
+	@ci/build-images.sh --local
 
 sweep:
 	@ci/sweep.sh
