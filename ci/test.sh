@@ -53,6 +53,13 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%6.1f", b - a }'; }
 # mmdebstrap) took it, and ended as failures.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ci-test.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
+# pause SECONDS without a child process (a read that times out on a FIFO nobody
+# writes), so a second Ctrl-C while stopping reaches this script alone. Opened
+# on first use: the parts started before need not inherit it.
+pause() {
+    [ -n "${pause_fd:-}" ] || { mkfifo "$scratch/pause" && exec {pause_fd}<>"$scratch/pause"; }
+    read -r -t "$1" -u "$pause_fd" _ || true
+}
 declare -A part_names=() part_starts=() part_logs=()
 # start_part NAME LOG CMD...: start CMD (output to LOG, or - for ours) and set part_pid;
 # $scratch/PID holds its seconds once it has ended by itself.
@@ -117,31 +124,28 @@ interrupt() {
     local signal=$1 code=130 pid unfinished=() names=() deadline list
     [ "$signal" = INT ] || code=143
     trap 'say "stopping at once"; kill_parts KILL' INT TERM
-    for pid in "${!part_names[@]}"; do
+    for pid in $(printf '%s\n' "${!part_names[@]}" | sort -n); do # in the order they started
         # A part that ended by itself before the signal keeps its own result.
-        [ -f "$scratch/$pid" ] || unfinished+=("$pid")
+        [ -f "$scratch/$pid" ] && continue
+        unfinished+=("$pid")
+        disown "$pid" # it ends here, reported below, not by bash's own "Killed" line
     done
     say "SIG$signal: stopping ${#unfinished[@]} running part(s)"
     kill_parts INT
-    deadline=$((SECONDS + ${STOP_GRACE:-60}))
-    for pid in "${unfinished[@]}"; do
-        while kill -0 -- "-$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-            sleep 0.1
-        done
-    done
+    await_groups "${STOP_GRACE:-60}" "${unfinished[@]}"
     for pid in "${unfinished[@]}"; do
         ! kill -0 -- "-$pid" 2>/dev/null ||
             say "${part_names[$pid]}: still running after ${STOP_GRACE:-60} s, killed"
     done
     kill_parts KILL # what outlived the grace, or a child that ignored SIGINT
+    await_groups 5 "${unfinished[@]}"
     for pid in "${unfinished[@]}"; do
-        wait "$pid" 2>/dev/null || true
         names+=("${part_names[$pid]}")
         timings+=("$(elapsed "${part_starts[$pid]}") s  ${part_names[$pid]} (interrupted)")
         [ "${part_logs[$pid]}" = - ] || say "${part_names[$pid]}: its output is in ${part_logs[$pid]}"
         unset "part_names[$pid]"
     done
-    for pid in "${!part_names[@]}"; do
+    for pid in $(printf '%s\n' "${!part_names[@]}" | sort -n); do
         finish_part "$pid" " (in parallel)" # only a background part can have ended unseen
     done
     # Remove, and name, what the stopped parts left behind (lint and the fast tier make nothing).
@@ -157,10 +161,21 @@ interrupt() {
     fi
     exit "$code"
 }
+# kill_parts SIGNAL: send SIGNAL to every part's process group.
 kill_parts() {
     local pid
     for pid in "${!part_names[@]}"; do
         kill "-$1" -- "-$pid" 2>/dev/null || true
+    done
+}
+# await_groups SECONDS PID...: until no process is left in these parts' groups, or SECONDS.
+await_groups() {
+    local deadline=$((SECONDS + $1)) pid
+    shift
+    for pid in "$@"; do
+        while kill -0 -- "-$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+            pause 0.1
+        done
     done
 }
 
