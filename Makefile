@@ -42,7 +42,7 @@ bootstrap:
 	@ci/bootstrap.sh
 
 images: bootstrap
-	@ci/build-images.sh
+	@ci/build-images.sh --local
 
 targets:
 	@ci/build-targets.sh $(TARGETS)
