@@ -206,6 +206,11 @@ lint() {
     .venv/bin/python -m ruff check . || status=1
     .venv/bin/python -m ruff format --check . || status=1
     .venv/bin/python -m mypy || status=1
+    # The GitHub workflow, offline: GitHub's own schema (shipped in check-jsonschema),
+    # then actionlint's checks of expressions, job graphs and action inputs.
+    .venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml ||
+        status=1
+    .venv/bin/actionlint .github/workflows/*.yml || status=1
     return "$status"
 }
 
@@ -255,7 +260,7 @@ step "venv" ci/venv.sh
 
 case "$tier" in
     lint)
-        step "lint (ruff, mypy)" lint
+        step "lint (ruff, mypy, workflow)" lint
         ;;
     fast)
         step "fast tier" "${fast_tier[@]}"
@@ -281,10 +286,10 @@ case "$tier" in
         # Lint and the fast tier run on the CPU while the container tier mostly waits
         # on Docker: side by side they fit the time budget (PARALLEL=0: one by one).
         if [ "${PARALLEL:-1}" = 1 ]; then
-            step_in_background "lint (ruff, mypy)" "$reports/lint.log" lint
+            step_in_background "lint (ruff, mypy, workflow)" "$reports/lint.log" lint
             step_in_background "fast tier" "$reports/fast.log" "${fast_tier[@]}"
         else
-            step "lint (ruff, mypy)" lint
+            step "lint (ruff, mypy, workflow)" lint
             step "fast tier" "${fast_tier[@]}"
         fi
         container_tier "$@"
