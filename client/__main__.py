@@ -1,4 +1,4 @@
-"""`python -m client`: the CLI (and `python -m client load`: the load generator)."""
+"""`python -m socket_harness.client`: the CLI (and `python -m socket_harness.client load`: the load generator)."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""`python -m server`: run the server until a signal or --max-sessions stops it."""
+"""`python -m socket_harness.server`: run the server until a signal or --max-sessions stops it."""
 
 import sys
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import client
-from protocol import Ack, ErrorReason, Framing, ServerError, parse_endpoint
+from socket_harness import client
+from socket_harness.protocol import Ack, ErrorReason, Framing, ServerError, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.expect import up_to_the_fault

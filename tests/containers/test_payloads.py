@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import client
-from protocol import SEED_READ_SIZE, Ack, ErrorReason, Framing, ServerError
+from socket_harness import client
+from socket_harness.protocol import SEED_READ_SIZE, Ack, ErrorReason, Framing, ServerError
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.expect import up_to_the_fault

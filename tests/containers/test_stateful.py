@@ -29,8 +29,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import client
-from protocol import Ack, ErrorReason, Framing
+from socket_harness import client
+from socket_harness.protocol import Ack, ErrorReason, Framing
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.logs import logged_peer

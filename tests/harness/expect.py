@@ -7,7 +7,7 @@ server refuses as soon as the limit is certain, not at the message's end.
 
 from __future__ import annotations
 
-from protocol import SEED_READ_SIZE, Framing, MessageTooLarge, codec_for
+from socket_harness.protocol import SEED_READ_SIZE, Framing, MessageTooLarge, codec_for
 
 
 def up_to_the_fault(framing: Framing, data: bytes, limit: int) -> tuple[bytes, list[bytes], bool]:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import Decoder, FrameDecoder, LineDecoder, MessageTooLarge, encode_frame, encode_line
+from socket_harness.protocol import (
+    Decoder,
+    FrameDecoder,
+    LineDecoder,
+    MessageTooLarge,
+    encode_frame,
+    encode_line,
+)
 from tests.unit.strategies import cut_points, frame_bodies, line_bodies
 
 LIMIT = 64

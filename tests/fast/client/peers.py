@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from protocol import ACK_PREFIX, GREETING, Framing, codec_for
+from socket_harness.protocol import ACK_PREFIX, GREETING, Framing, codec_for
 
 Script = Callable[[socket.socket], None]
 PEER_TIMEOUT = 10.0  # no peer socket operation waits longer than this

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from client.errors import ClosedEarly, UnexpectedBytes
-from client.reader import ReplyReader
-from protocol import Ack, ErrorReason, Framing, Greeting, Reply, ServerError, codec_for
+from socket_harness.client.errors import ClosedEarly, UnexpectedBytes
+from socket_harness.client.reader import ReplyReader
+from socket_harness.protocol import (
+    Ack,
+    ErrorReason,
+    Framing,
+    Greeting,
+    Reply,
+    ServerError,
+    codec_for,
+)
 
 
 def replies_from(framing: Framing, data: bytes, step: int, eof: bool = True) -> list[Reply]:

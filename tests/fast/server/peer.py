@@ -11,7 +11,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from protocol import FRAME_HEADER_SIZE, Endpoint, Framing, codec_for
+from socket_harness.protocol import FRAME_HEADER_SIZE, Endpoint, Framing, codec_for
 
 TIMEOUT = 5.0
 

@@ -1,4 +1,4 @@
-"""A real `python -m server` subprocess for tests: start, read its log lines, signal, reap."""
+"""A real `python -m socket_harness.server` subprocess for tests: start, read its log lines, signal, reap."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from protocol import Endpoint, Framing, parse_endpoint
+from socket_harness.protocol import Endpoint, Framing, parse_endpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT = 15.0
@@ -190,8 +190,8 @@ def start_server(
     env: dict[str, str] | None = None,
     ready: bool = True,
 ) -> RunningServer:
-    """Start `python -m server` on loopback with ephemeral ports; wait for `ready` if asked."""
-    args = [sys.executable, "-m", "server"]
+    """Start `python -m socket_harness.server` on loopback with ephemeral ports; wait for `ready` if asked."""
+    args = [sys.executable, "-m", "socket_harness.server"]
     for spec in listen:
         args += ["--listen", listen_url(spec)]
     if "--health" not in extra_args and "SERVER_HEALTH" not in (env or {}):

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from server.config import OPTIONS
+from socket_harness.server.config import OPTIONS
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import REPO_ROOT, ServerFactory
 
@@ -31,7 +31,7 @@ def run_module(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
-    result = run_module("server", "--help")
+    result = run_module("socket_harness.server", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())  # argparse wraps lines
     for option in OPTIONS:
@@ -54,7 +54,7 @@ def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
 def test_usage_errors_exit_2_and_say_what_is_wrong(
     args: list[str], env: dict[str, str], complaint: str
 ) -> None:
-    result = run_module("server", *args, env=env)
+    result = run_module("socket_harness.server", *args, env=env)
     assert result.returncode == 2
     assert complaint in result.stderr
     assert "Traceback" not in result.stderr
@@ -87,7 +87,7 @@ def test_environment_variables_configure_the_server(server_factory: ServerFactor
 
 
 def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_module("server.probe", "--timeout", "1", *args, env=env)
+    return run_module("socket_harness.server.probe", "--timeout", "1", *args, env=env)
 
 
 def test_probe_is_healthy_and_leaves_no_trace_in_the_log(server_factory: ServerFactory) -> None:

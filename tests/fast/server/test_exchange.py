@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol import ACK_PREFIX, GREETING, SEED_READ_SIZE
+from socket_harness.protocol import ACK_PREFIX, GREETING, SEED_READ_SIZE
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import RunningServer, ServerFactory
 

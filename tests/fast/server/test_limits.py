@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
+from socket_harness.protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
 from tests.fast.server.peer import Peer, connect_refused, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from protocol import ERR_PREFIX
+from socket_harness.protocol import ERR_PREFIX
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import ServerFactory
 

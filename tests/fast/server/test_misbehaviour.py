@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from protocol import ACK_PREFIX
+from socket_harness.protocol import ACK_PREFIX
 from tests.fast.server.peer import Peer, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
 

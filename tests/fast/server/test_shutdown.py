@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from protocol import FRAME_HEADER_SIZE, ErrorReason, codec_for, encode_frame
+from socket_harness.protocol import FRAME_HEADER_SIZE, ErrorReason, codec_for, encode_frame
 from tests.fast.server.peer import Peer, connect_refused
 from tests.fast.server.process import RunningServer, ServerFactory
 
