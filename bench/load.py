@@ -1,4 +1,7 @@
-"""Drive a server with the project's own load generator (`python -m socket_harness.client load`) on the host."""
+"""Drive a server with the project's own load generator on the host.
+
+`python -m socket_harness.client load`, as a subprocess.
+"""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ from .servers import REPO
 Say = Callable[[str], None]
 READY_TIMEOUT = 30.0
 
-# Runs `python -m socket_harness.server` under cProfile with a CPU clock, writes the top entries on exit.
+# Runs `python -m socket_harness.server` under cProfile with a CPU clock;
+# writes the top entries on exit.
 _CPROFILE = """
 import cProfile, pstats, runpy, sys, time
 out, sys.argv = sys.argv[1], ["server", *sys.argv[2:]]

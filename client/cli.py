@@ -1,4 +1,6 @@
-"""`python -m socket_harness.client URL [MESSAGE ...]`: talk to a server once, print what it sent."""
+"""`python -m socket_harness.client URL [MESSAGE ...]`: talk to a server once.
+
+Prints what it sent back."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""`python -m socket_harness.client load URL`: many connections from several processes, then a report."""
+"""`python -m socket_harness.client load URL`: the load generator.
+
+Many connections from several processes, then a report."""
 
 from __future__ import annotations
 

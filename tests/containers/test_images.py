@@ -241,7 +241,7 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
     assert f"Uid:\t{SERVICE_UID}\t{SERVICE_UID}" in status  # the server process itself
     assert "CapEff:\t0000000000000000" in status
     assert "NoNewPrivs:\t1" in status
-    for path in ("/app/server/x", "/tmp/x"):
+    for path in ("/app/socket_harness/server/x", "/tmp/x"):
         code, output = exec_python(hardened_server, f"open({path!r}, 'w')")
         assert code != 0
         assert "Read-only file system" in output, output

@@ -22,7 +22,10 @@ def free_port() -> int:
 def run_cli(
     *args: str, stdin: bytes = b"", timeout: float = CLI_TIMEOUT
 ) -> subprocess.CompletedProcess[bytes]:
-    """`python -m socket_harness.client ARGS` from the repo root; raises if it outlives `timeout`."""
+    """`python -m socket_harness.client ARGS` from the repo root.
+
+    Raises if it outlives `timeout`.
+    """
     return subprocess.run(
         [sys.executable, "-m", "socket_harness.client", *args],
         input=stdin,

@@ -1,4 +1,7 @@
-"""`python -m socket_harness.client` as a process: output bytes, JSON, message sources, every exit code."""
+"""`python -m socket_harness.client` as a process.
+
+Output bytes, JSON, message sources, every exit code.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`python -m socket_harness.client load`: every connection and message counted, JSON shape, bounded."""
+"""`python -m socket_harness.client load`.
+
+Every connection and message counted, JSON shape, bounded.
+"""
 
 from __future__ import annotations
 
@@ -153,8 +156,12 @@ def test_seed_rejects_messages_per_connection() -> None:
     assert b"one exchange per connection" in done.stderr
 
 
-# Runs `python -m socket_harness.client` with uvloop unimportable in the parent, as where it is not installed.
-WITHOUT_UVLOOP = "import sys; sys.modules['uvloop'] = None; from socket_harness.client.cli import main; sys.exit(main())"
+# Runs `python -m socket_harness.client` with uvloop unimportable in the parent,
+# as where it is not installed.
+WITHOUT_UVLOOP = (
+    "import sys; sys.modules['uvloop'] = None; "
+    "from socket_harness.client.cli import main; sys.exit(main())"
+)
 
 
 def run_without_uvloop(*args: str) -> subprocess.CompletedProcess[bytes]:

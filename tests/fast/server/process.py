@@ -1,4 +1,7 @@
-"""A real `python -m socket_harness.server` subprocess for tests: start, read its log lines, signal, reap."""
+"""A real `python -m socket_harness.server` subprocess for tests.
+
+Start, read its log lines, signal, reap.
+"""
 
 from __future__ import annotations
 
@@ -190,7 +193,10 @@ def start_server(
     env: dict[str, str] | None = None,
     ready: bool = True,
 ) -> RunningServer:
-    """Start `python -m socket_harness.server` on loopback with ephemeral ports; wait for `ready` if asked."""
+    """Start `python -m socket_harness.server` on loopback with ephemeral ports.
+
+    Waits for `ready` if asked.
+    """
     args = [sys.executable, "-m", "socket_harness.server"]
     for spec in listen:
         args += ["--listen", listen_url(spec)]
