@@ -61,7 +61,9 @@ class EventLog:
         self, fmt: str = "text", stream: TextIO | None = None, level: str = "info"
     ) -> None:
         self._json = fmt == "json"
-        self._outputs = LogOutputs([("stream", stream)]) if stream else LogOutputs.standard()
+        self._outputs = (
+            LogOutputs.standard() if stream is None else LogOutputs([("stream", stream)])
+        )
         self._peer_info = level == "info"
         self.when_lost: Callable[[], None] | None = None
 

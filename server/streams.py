@@ -125,9 +125,12 @@ class LogOutputs:
         """The name of the stream lines go to now; "" once none is left."""
         return self._streams[0][0] if self._streams else ""
 
-    def take_moves(self) -> list[Move]:
+    def take_moves(self) -> tuple[Move, ...]:
         """The moves not yet announced (the caller writes them where the log is now)."""
-        moves, self._moves = self._moves, []
+        if not self._moves:
+            return ()  # every log line asks: the common answer allocates nothing
+        moves = tuple(self._moves)
+        self._moves.clear()
         return moves
 
     def write(self, text: str) -> bool:
