@@ -83,9 +83,11 @@ def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
         remove=True,
     )
     paths = listing.decode().split()
-    # .dockerignore and the COPY lines: its own package and protocol/, no Dockerfile, no caches.
-    assert {path.split("/")[0] for path in paths} == {app, "protocol"}
-    assert f"{app}/__main__.py" in paths
+    # .dockerignore and the COPY lines: the socket_harness package holding its own code and
+    # protocol/, no Dockerfile, no caches.
+    assert {path.split("/")[0] for path in paths} == {"socket_harness"}
+    assert {path.split("/")[1] for path in paths} == {app, "protocol", "__init__.py"}
+    assert f"socket_harness/{app}/__main__.py" in paths
     assert not [p for p in paths if "__pycache__" in p or p.endswith(("Dockerfile", ".pyc"))]
 
 
@@ -106,7 +108,8 @@ def other_checkout(tmp_path: Path) -> Path:
     copy = tmp_path / "other-checkout"
     for name in ("ci", "protocol", "server", "client"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in (".dockerignore", "pyproject.toml"):
+    for name in (".dockerignore", "pyproject.toml", "socket_harness/__init__.py"):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, copy / name)
     (copy / "build").mkdir()
     shutil.copy2(BASE_IMAGE_FILE, copy / "build" / "base-image")
