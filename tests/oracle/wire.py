@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import fcntl
 import socket
+import struct
 import termios
 import time
 from types import TracebackType
@@ -160,6 +161,18 @@ class WirePeer:
                 )
             self.received += chunk
         return bytes(self.received)
+
+    def take(self, size: int, waiting_for: str) -> bytes:
+        """The next `size` bytes received (waiting as `await_bytes` does), consumed."""
+        self.await_bytes(size, waiting_for)
+        taken = bytes(self.received[:size])
+        del self.received[:size]
+        return taken
+
+    def reset(self) -> None:
+        """Close with a TCP RST instead of a FIN (SO_LINGER with a zero timeout)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
 
     def close(self) -> None:
         self.sock.close()
