@@ -41,7 +41,7 @@ CONTAINER_TESTS = Path(__file__).resolve().parent / "containers"
 QUICK_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 # How long a failing property may shrink under dev and ci (hypothesis' own cap, 300 s,
 # is no setting: it is the engine's MAX_SHRINKING_SECONDS, pinned with hypothesis).
-SHRINK_SECONDS = 20
+SHRINK_SECONDS = 10
 
 settings.register_profile("dev", max_examples=10, deadline=None, phases=QUICK_PHASES)
 settings.register_profile(
