@@ -70,14 +70,15 @@ def hold_the_slot(server: ServerUnderTest, row: GoldenExchange) -> Iterator[Wire
     while True:
         holder = connect(server, row)
         try:
-            holder.await_bytes(len(greeting), "the holder's greeting")
-        except AssertionError:
+            greeted = holder.await_bytes(len(greeting), "the holder's greeting")
+        except AssertionError:  # refused (ERR busy, then the close): the slot is not free yet
             holder.close()
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
             continue
         with holder:
+            assert greeted.startswith(greeting), f"the holder got {greeted!r}, not the greeting"
             yield holder
         return
 
