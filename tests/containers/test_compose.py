@@ -45,6 +45,9 @@ def compose_env(images: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", PROJECT)
     monkeypatch.setenv("SOCKET_HARNESS_SESSION", SESSION_ID)
     monkeypatch.setenv("BASE_IMAGE", base_image())
+    # compose.yaml runs these (default: the movable :local tags): this session's own builds.
+    monkeypatch.setenv("SERVER_IMAGE", images["server"])
+    monkeypatch.setenv("CLIENT_IMAGE", images["client"])
     assert compose_project_objects(PROJECT) == [], "a previous run left this project behind"
     yield
     DockerCompose(ROOT, compose_file_name=FILES).stop()  # `down`, whatever the test did
@@ -55,7 +58,9 @@ def containers(compose: DockerCompose) -> list[ComposeContainer]:
     return compose.get_containers(include_all=True)
 
 
-def test_demo_stack_answers_five_times_and_exits_zero(compose_env: None) -> None:
+def test_demo_stack_answers_five_times_and_exits_zero(
+    compose_env: None, images: dict[str, str], docker_client: docker.DockerClient
+) -> None:
     compose = DockerCompose(ROOT, compose_file_name=FILES, wait=False)  # `up --detach`
     compose.start()
 
@@ -67,6 +72,9 @@ def test_demo_stack_answers_five_times_and_exits_zero(compose_env: None) -> None
     ended = wait_until(all_exited, timeout=60, what="the demo stack to end by itself", interval=0.5)
     assert {(c.Service, c.ExitCode) for c in ended} == {("server", 0), ("client", 0)}
     assert sum(c.Service == "client" for c in ended) == CLIENTS
+    # Each service ran this session's build, by ID, not the :local tags compose.yaml defaults to.
+    ran = {(c.Service, docker_client.containers.get(str(c.ID)).attrs["Image"]) for c in ended}
+    assert ran == {("server", images["server"]), ("client", images["client"])}
 
     client_logs, _ = compose.get_logs("client")
     assert client_logs.count(model.GREETING.decode().strip()) == CLIENTS

@@ -7,9 +7,12 @@ a timeout. Each container is labelled and removed by its fixture.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -20,8 +23,8 @@ from testcontainers.core.network import Network
 
 from protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
-from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer, bridge_ip
-from tests.harness.images import base_image
+from tests.harness.containers import ServerContainer, bridge_ip
+from tests.harness.images import BASE_IMAGE_FILE, ROOT, BuiltImage, base_image, build
 from tests.harness.labels import harness_labels
 from tests.harness.waiting import wait_until
 from tests.oracle import model
@@ -63,18 +66,17 @@ def exchange(url: str, payload: bytes, expected: bytes) -> bytes:
         return read_up_to(sock, len(expected))
 
 
-@pytest.mark.parametrize("tag", [SERVER_IMAGE, CLIENT_IMAGE])
+@pytest.mark.parametrize("app", ["server", "client"])
 def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
-    images: dict[str, str], docker_client: docker.DockerClient, tag: str
+    images: dict[str, str], docker_client: docker.DockerClient, app: str
 ) -> None:
-    image = docker_client.images.get(tag)
+    image = docker_client.images.get(images[app])
     base = docker_client.images.get(base_image())
     added = int(image.attrs["Size"]) - int(base.attrs["Size"])
-    assert 0 < added < MAX_ADDED_BYTES, f"{tag} adds {added} bytes to {base_image()}"
+    assert 0 < added < MAX_ADDED_BYTES, f"the {app} image adds {added} bytes to {base_image()}"
 
-    app = tag.split("/")[1].split(":")[0]  # socket-harness/server:local -> server
     listing = docker_client.containers.run(
-        tag,
+        images[app],
         entrypoint=["python3", "-c", WALK_APP],
         command=[],
         network_mode="none",
@@ -88,8 +90,87 @@ def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
     assert not [p for p in paths if "__pycache__" in p or p.endswith(("Dockerfile", ".pyc"))]
 
 
+# The tutorial's exchange on a seed listener, byte for byte: greeting, then the answer, then close.
+TUTORIAL_GREETING = "测试成功!\n".encode()
+TUTORIAL_ANSWER = "收到的信息:".encode() + b"Ho\r\nfirst blood\r\n" + b"\n"
+# What the other checkout's server greets with instead (its source changed, nothing else),
+# and both greetings as protocol/constants.py spells them.
+OTHER_GREETING = "另一个克隆!\n".encode()
+GREETING_SOURCE = {TUTORIAL_GREETING: '"测试成功!\\n"', OTHER_GREETING: '"另一个克隆!\\n"'}
+
+
+@pytest.fixture
+def other_checkout(tmp_path: Path) -> Path:
+    """A second checkout beside this one, as a clone with a local edit would be: what
+    ci/build-images.sh needs (its scripts, the build context, the base-image choice), with
+    the server's greeting changed in protocol/constants.py."""
+    copy = tmp_path / "other-checkout"
+    for name in ("ci", "protocol", "server", "client"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in (".dockerignore", "pyproject.toml"):
+        shutil.copy2(ROOT / name, copy / name)
+    (copy / "build").mkdir()
+    shutil.copy2(BASE_IMAGE_FILE, copy / "build" / "base-image")
+    constants = copy / "protocol" / "constants.py"
+    source = constants.read_text()
+    ours = GREETING_SOURCE[TUTORIAL_GREETING]
+    assert source.count(ours) == 1, f"{ours} is no longer in protocol/constants.py"
+    constants.write_text(source.replace(ours, GREETING_SOURCE[OTHER_GREETING]))
+    return copy
+
+
+@pytest.fixture
+def builds_side_by_side(
+    other_checkout: Path, docker_client: docker.DockerClient
+) -> Iterator[tuple[BuiltImage, BuiltImage]]:
+    """This checkout's server image and the other checkout's, built at the same time on
+    this engine (ours is a cache hit by now); the other one is removed afterwards."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ours = pool.submit(build, ROOT, ("server",))
+        theirs = pool.submit(build, other_checkout, ("server",))
+        mine, other = ours.result()["server"], theirs.result()["server"]
+    try:
+        yield mine, other
+    finally:
+        if other.id != mine.id:  # never remove this checkout's image, whatever went wrong
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(other.tag)
+
+
+def seed_exchange(server: ServerContainer) -> bytes:
+    """The tutorial's exchange with `server`: everything it sends until it closes."""
+    endpoint = parse_endpoint(server.url(Framing.SEED))
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(b"Ho\r\nfirst blood\r\n")
+        return read_up_to(sock, 1 << 16)
+
+
+def test_two_checkouts_build_at_once_and_each_runs_its_own_server(
+    images: dict[str, str],
+    builds_side_by_side: tuple[BuiltImage, BuiltImage],
+    start_server: StartServer,
+    docker_client: docker.DockerClient,
+) -> None:
+    mine, other = builds_side_by_side
+
+    # Each build is named by its own ID; the other build moved nothing of ours.
+    assert mine.id == images["server"]
+    assert other.id != mine.id
+    assert other.tag != mine.tag
+    assert docker_client.images.get(mine.tag).id == mine.id
+    assert docker_client.images.get(other.tag).id == other.id
+
+    # Both servers at once, on one network: each answers with its own checkout's bytes.
+    ours = start_server()
+    theirs = start_server(image=other.id)
+    assert seed_exchange(theirs) == OTHER_GREETING + TUTORIAL_ANSWER
+    assert seed_exchange(ours) == TUTORIAL_GREETING + TUTORIAL_ANSWER
+    assert ours.container.get_wrapped_container().attrs["Image"] == mine.id
+    assert theirs.container.get_wrapped_container().attrs["Image"] == other.id
+
+
 def test_server_image_metadata(images: dict[str, str], docker_client: docker.DockerClient) -> None:
-    config = docker_client.images.get(SERVER_IMAGE).attrs["Config"]
+    config = docker_client.images.get(images["server"]).attrs["Config"]
     assert config["User"] == f"{SERVICE_UID}:{SERVICE_UID}"
     assert config["StopSignal"] == "SIGTERM"
     assert config["Entrypoint"] == ["python3", "-m", "server"]
@@ -123,7 +204,7 @@ def hardened_server(
 ) -> Iterator[Container]:
     """The server image run the way compose.yaml runs it, with no user given: the image's own."""
     container = docker_client.containers.run(
-        SERVER_IMAGE,
+        images["server"],
         detach=True,
         network=network.name,
         labels=harness_labels("test_images:hardened"),

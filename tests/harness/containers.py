@@ -22,9 +22,6 @@ from . import tracking
 from .labels import harness_labels
 from .waiting import wait_until
 
-SERVER_IMAGE = "socket-harness/server:local"
-CLIENT_IMAGE = "socket-harness/client:local"
-
 # Fixed ports inside the container: every container has its own IP, so they never clash.
 DEFAULT_LISTEN = "seed://0.0.0.0:9000 line://0.0.0.0:9001 frame://0.0.0.0:9002"
 _READY = re.compile(r'"event":\s*"ready"|\bevent=ready\b')
@@ -68,13 +65,19 @@ def create_network(owner: str) -> Network:
 
 
 class ServerContainer:
-    """One running `socket-harness/server:local` and what a test asks of it."""
+    """One running server container and what a test asks of it.
 
-    def __init__(self, network: Network, owner: str, alias: str = "server", **options: Any) -> None:
+    `image` is the image ID the build returned (tests/harness/images.py), never a
+    tag another run could move; `options` are the server's, as SERVER_* variables.
+    """
+
+    def __init__(
+        self, network: Network, owner: str, image: str, alias: str = "server", **options: Any
+    ) -> None:
         options.setdefault("listen", DEFAULT_LISTEN)
         options.setdefault("log_format", "json")
         self.container = (
-            DockerContainer(SERVER_IMAGE)
+            DockerContainer(image)
             .with_network(network)
             .with_network_aliases(alias)  # the name clients on the network use
             .with_envs(**server_env(options))
@@ -211,10 +214,12 @@ class ClientRun:
     stderr: str
 
 
-def run_client(network: Network, owner: str, args: list[str], timeout: float = 30.0) -> ClientRun:
-    """Run `socket-harness/client:local` with `args` on `network` to its end."""
+def run_client(
+    network: Network, owner: str, image: str, args: list[str], timeout: float = 30.0
+) -> ClientRun:
+    """Run the client image `image` (an image ID) with `args` on `network` to its end."""
     container = (
-        DockerContainer(CLIENT_IMAGE)
+        DockerContainer(image)
         .with_network(network)
         .with_command(args)
         .with_kwargs(labels=harness_labels(owner))
