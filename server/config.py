@@ -136,10 +136,13 @@ OPTIONS = (
 
 EPILOG = """\
 exit codes: 0 clean (max-sessions reached, or a complete drain after SIGTERM/SIGINT),
-1 startup failure (address in use, ...), 2 usage error,
-3 drain timed out or a second signal arrived: connections were aborted.
+1 startup failure (address in use, ...; also one line on stderr), 2 usage error,
+3 drain timed out or a second signal arrived: connections were aborted,
+4 the log had nowhere to go (stdout and stderr both closed or broken),
+128+N stopped by signal N before ready (143 SIGTERM, 130 SIGINT): nothing served.
 
-Logs go to stdout, one event per line (text = logfmt, or json).
+Logs go to stdout, one event per line (text = logfmt, or json); to stderr once
+stdout is closed or its reader is gone.
 """
 
 

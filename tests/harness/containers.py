@@ -69,25 +69,40 @@ class ServerContainer:
 
     `image` is the image ID the build returned (tests/harness/images.py), never a
     tag another run could move; `options` are the server's, as SERVER_* variables.
+    `ready=False` returns once the container runs, without waiting for `ready` (and
+    without learning its ports); `cpus` caps its CPU (e.g. 0.1: a start-up ten times
+    slower, so a test can act in the middle of it).
     """
 
     def __init__(
-        self, network: Network, owner: str, image: str, alias: str = "server", **options: Any
+        self,
+        network: Network,
+        owner: str,
+        image: str,
+        alias: str = "server",
+        *,
+        ready: bool = True,
+        cpus: float | None = None,
+        **options: Any,
     ) -> None:
         options.setdefault("listen", DEFAULT_LISTEN)
         options.setdefault("log_format", "json")
+        kwargs: dict[str, Any] = {"labels": harness_labels(owner)}
+        if cpus is not None:
+            kwargs["nano_cpus"] = int(cpus * 1e9)
         self.container = (
             DockerContainer(image)
             .with_network(network)
             .with_network_aliases(alias)  # the name clients on the network use
             .with_envs(**server_env(options))
-            .with_kwargs(labels=harness_labels(owner))
-            .waiting_for(
+            .with_kwargs(**kwargs)
+        )
+        if ready:
+            self.container.waiting_for(
                 LogMessageWaitStrategy(_READY)
                 .with_startup_timeout(int(STARTUP_TIMEOUT))
                 .with_poll_interval(0.05)
             )
-        )
         start_tracked(self.container)
         self.ip = bridge_ip(self.container.get_wrapped_container(), network.name)
         # The `listening` lines name the bound URLs (port 0 would be resolved there).
