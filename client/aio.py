@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from types import TracebackType
 
-from protocol import Endpoint, Reply
-
+from ..protocol import Endpoint, Reply
 from .base import (
     READ_SIZE,
     ConnectionBase,

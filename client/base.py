@@ -9,8 +9,7 @@ import struct
 import time
 from collections.abc import Sequence
 
-from protocol import Ack, Codec, Endpoint, Greeting, Reply, ServerError, codec_for, parse_endpoint
-
+from ..protocol import Ack, Codec, Endpoint, Greeting, Reply, ServerError, codec_for, parse_endpoint
 from .errors import (
     ClientError,
     ClientTimeout,

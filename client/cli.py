@@ -1,4 +1,6 @@
-"""`python -m client URL [MESSAGE ...]`: talk to a server once, print what it sent."""
+"""`python -m socket_harness.client URL [MESSAGE ...]`: talk to a server once.
+
+Prints what it sent back."""
 
 from __future__ import annotations
 
@@ -6,8 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from protocol import Endpoint, Framing, Greeting
-
+from ..protocol import Endpoint, Framing, Greeting
 from . import streams
 from .base import expect_ack, expect_greeting, parse_url
 from .errors import EXIT_CODES, ClientError
@@ -23,7 +24,7 @@ def exit_code_table() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog="python -m client",
+        prog="python -m socket_harness.client",
         description=(
             "Connect to a socket-harness server, print its greeting, send each MESSAGE\n"
             "and print each answer as the server sent it (frame://: the frame bodies,\n"
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
             "each after the answer to the one before. A timeout names what it waited\n"
             "for; bytes that look like another framing's greeting are named as such.\n"
             "stdin is read only for a '-' message. Errors are one line on stderr.\n"
-            "Load generator: python -m client load --help"
+            "Load generator: python -m socket_harness.client load --help"
         ),
         epilog="exit codes:\n" + exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m client ARGS` (or `load ARGS`); the exit code (see exit_code_table).
+    """`python -m socket_harness.client ARGS` (or `load ARGS`); the exit code (see exit_code_table).
 
     Closed or broken standard streams end in their documented exit code too (streams.py).
     """

@@ -8,7 +8,7 @@ belong to says what to fix; the byte count a wrong length prefix makes does not.
 
 from __future__ import annotations
 
-from protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
+from ..protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
 
 # Fewer bytes than this match too much by chance (a frame header is 4).
 _MIN_MATCH = 4

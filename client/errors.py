@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from protocol import ErrorReason
-
+from ..protocol import ErrorReason
 from .streams import BROKEN_PIPE_EXIT, INTERRUPTED_EXIT, OUTPUT_FAILED_EXIT
 
 

@@ -1,4 +1,6 @@
-"""`python -m client load URL`: many connections from several processes, then a report."""
+"""`python -m socket_harness.client load URL`: the load generator.
+
+Many connections from several processes, then a report."""
 
 from __future__ import annotations
 
@@ -13,8 +15,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, BinaryIO
 
-from protocol import SEED_READ_SIZE, Framing
-
+from ..protocol import SEED_READ_SIZE, Framing
 from . import streams
 from .base import parse_url
 from .load_report import LoadReport
@@ -36,7 +37,7 @@ def default_processes() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog="python -m client load",
+        prog="python -m socket_harness.client load",
         description=(
             "Open N connections, at most C at a time, from several processes (each "
             "an event loop, see --loop). seed:// does one exchange per connection; line:// "
@@ -150,7 +151,7 @@ def validate(args: argparse.Namespace, framing: Framing) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """`python -m client load ARGS`: run, print the report, give the exit code."""
+    """`python -m socket_harness.client load ARGS`: run, print the report, give the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

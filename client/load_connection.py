@@ -14,8 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from protocol import ACK_PREFIX, Decoder, Framing, MessageTooLarge, Reply, codec_for
-
+from ..protocol import ACK_PREFIX, Decoder, Framing, MessageTooLarge, Reply, codec_for
 from .base import expect_ack, expect_greeting
 from .errors import ClientError, ClientTimeout, ClosedEarly, UnexpectedBytes
 from .reader import DEFAULT_MAX_REPLY_BYTES, ReplyReader, name_body, reply_too_large

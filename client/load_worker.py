@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from typing import Any
 
-from protocol import Framing
-
+from ..protocol import Framing
 from .base import connect_error, parse_url
 from .errors import ClientError
 from .load_connection import LoadConnection

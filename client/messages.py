@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from protocol import Framing
+from ..protocol import Framing
 
 # \xHH is one byte; \uXXXX is that character in UTF-8; the rest as in Python.
 # Any other backslash is an invalid escape: a usage error, never sent as written.

@@ -6,8 +6,7 @@ import json
 import time
 from typing import Any, BinaryIO
 
-from protocol import FRAME_HEADER_SIZE, Ack, Framing, Reply, ServerError
-
+from ..protocol import FRAME_HEADER_SIZE, Ack, Framing, Reply, ServerError
 from .base import ConnectionBase
 from .errors import ClientError, ServerRefused
 from .streams import warn, write

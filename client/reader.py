@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from protocol import (
+from ..protocol import (
     ACK_PREFIX,
     ERR_PREFIX,
     GREETING,
@@ -24,9 +24,8 @@ from protocol import (
     parse_seed_response,
     reply_limit,
 )
-from protocol import Ack as AckReply
-from protocol import Greeting as GreetingReply
-
+from ..protocol import Ack as AckReply
+from ..protocol import Greeting as GreetingReply
 from .diagnose import empty_line_hint, first_bytes_hint, seed_stall_hint
 from .errors import ClientError, ClosedEarly, UnexpectedBytes
 

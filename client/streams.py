@@ -1,7 +1,7 @@
 """The CLI's standard streams: closed at start or broken later, each ends in a documented exit.
 
-- stdout whose reader went away (EPIPE: `python -m client URL hi | head -c 1`): stop at
-  once, quietly, exit 141, what a shell reports for a process killed by SIGPIPE
+- stdout whose reader went away (EPIPE: `python -m socket_harness.client URL hi | head -c 1`):
+  stop at once, quietly, exit 141, what a shell reports for a process killed by SIGPIPE
   (`yes | head`). Python ignores SIGPIPE, so the write raises instead of killing us.
 - stdout closed at start (`>&-`) or failing otherwise (`>/dev/full`): one line on stderr,
   exit 8.

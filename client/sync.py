@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from protocol import Endpoint, Reply
-
+from ..protocol import Endpoint, Reply
 from .base import (
     READ_SIZE,
     ConnectionBase,

@@ -1,4 +1,4 @@
-"""`python -m server`: run the server until a signal or --max-sessions stops it."""
+"""`python -m socket_harness.server`: run the server until a signal or --max-sessions stops it."""
 
 # The first instructions, before the imports that take most of the start-up: from here
 # on SIGTERM and SIGINT are recorded, never fatal nor ignored (README: Signals), and no

@@ -316,7 +316,7 @@ def startup_error(log: EventLog, message: str, **fields: Value) -> None:
     stderr: whoever sent stdout elsewhere still sees why the server did not start."""
     log.error("error", reason="startup", **fields)
     if log.stream != "stderr":  # else that line is on stderr already
-        streams.say_on_stderr(f"python -m server: error: {message}")
+        streams.say_on_stderr(f"python -m socket_harness.server: error: {message}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,8 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from protocol import ErrorReason, Framing, MessageTooLarge, codec_for
-
+from ..protocol import ErrorReason, Framing, MessageTooLarge, codec_for
 from .logs import EventLog
 from .stats import Stats
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from protocol import ErrorReason, codec_for
-
+from ..protocol import ErrorReason, codec_for
 from .listener import Listener
 from .logs import EventLog
 from .stats import Stats

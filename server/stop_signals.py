@@ -2,10 +2,11 @@
 
 Three regimes, one record:
 
-1. `catch()` (the first instruction of `python -m server`): a handler that only records
-   the signal. Nothing is raised (no KeyboardInterrupt), nothing is fatal, and as PID 1
-   of a PID namespace the signal is not discarded (the kernel drops signals that PID 1
-   has no handler for). Signals a launcher blocked are unblocked: pending ones arrive now.
+1. `catch()` (the first instruction of `python -m socket_harness.server`): a handler that
+   only records the signal. Nothing is raised (no KeyboardInterrupt), nothing is fatal,
+   and as PID 1 of a PID namespace the signal is not discarded (the kernel drops signals
+   that PID 1 has no handler for). Signals a launcher blocked are unblocked: pending ones
+   arrive now.
 2. `hand_to_loop()`: the event loop's wake-up (`add_signal_handler`, its self-pipe) is
    added and the record stays ours, so a signal that arrived before the loop ran is
    still seen, and none is counted twice.

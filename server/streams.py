@@ -10,7 +10,7 @@ EIO, ENOSPC, ...), the log moves to stderr; once stderr fails too, no stream is 
 the interpreter's last flush at exit neither fails (exit 120) nor prints "Exception
 ignored".
 
-Imported before asyncio by `python -m server`: only `os` and `sys` at run time.
+Imported before asyncio by `python -m socket_harness.server`: only `os` and `sys` at run time.
 """
 
 from __future__ import annotations

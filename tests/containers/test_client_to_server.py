@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import client
-from protocol import ErrorReason, Framing
+from socket_harness import client
+from socket_harness.protocol import ErrorReason, Framing
 from tests.containers.conftest import RunClient, StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.strategies import container_settings, payloads

@@ -17,8 +17,8 @@ import docker
 import pytest
 from testcontainers.compose import ComposeContainer, DockerCompose
 
-import client
-from protocol import Ack, ErrorReason, ServerError
+from socket_harness import client
+from socket_harness.protocol import Ack, ErrorReason, ServerError
 from tests.harness.containers import bridge_ip
 from tests.harness.engine import compose_problem, unavailable
 from tests.harness.images import ROOT, base_image

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import client
-from protocol import Framing, parse_endpoint
+from socket_harness import client
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.logs import logged_peer

@@ -21,7 +21,7 @@ import pytest
 from docker.models.containers import Container
 from testcontainers.core.network import Network
 
-from protocol import Framing, parse_endpoint
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer, bridge_ip
 from tests.harness.images import BASE_IMAGE_FILE, ROOT, BuiltImage, base_image, build
@@ -173,9 +173,9 @@ def test_server_image_metadata(images: dict[str, str], docker_client: docker.Doc
     config = docker_client.images.get(images["server"]).attrs["Config"]
     assert config["User"] == f"{SERVICE_UID}:{SERVICE_UID}"
     assert config["StopSignal"] == "SIGTERM"
-    assert config["Entrypoint"] == ["python3", "-m", "server"]
+    assert config["Entrypoint"] == ["python3", "-m", "socket_harness.server"]
     assert set(config["ExposedPorts"]) == {"9000/tcp", "9001/tcp", "9002/tcp"}
-    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "server.probe"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "socket_harness.server.probe"]
     labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == "socket-harness server"
     assert labels["org.opencontainers.image.base.name"] == base_image()

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-import client
-from protocol import Framing, parse_endpoint
+from socket_harness import client
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.waiting import wait_until

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-import client
-from protocol import ErrorReason, Framing, ServerError
+from socket_harness import client
+from socket_harness.protocol import ErrorReason, Framing, ServerError
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.waiting import wait_until

@@ -12,7 +12,7 @@ from tests.fast.server.process import RunningServer, ServerFactory, start_server
 
 @pytest.fixture
 def server_factory() -> Iterator[ServerFactory]:
-    """Start real `python -m server` processes on 127.0.0.1 with port-0 listeners.
+    """Start real `python -m socket_harness.server` processes on 127.0.0.1 with port-0 listeners.
 
     ``server_factory(*extra_args, listen=("seed", "line", "frame"), env=None, ready=True)``
     returns a :class:`RunningServer` once its ``ready`` line is printed (``ready=False``

@@ -15,7 +15,7 @@ from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from protocol import Framing, parse_endpoint
+from socket_harness.protocol import Framing, parse_endpoint
 
 from . import logs as server_logs
 from . import tracking

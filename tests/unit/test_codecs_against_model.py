@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from protocol import ErrorReason, MessageTooLarge, codec_for
+from socket_harness.protocol import ErrorReason, MessageTooLarge, codec_for
 from tests.harness.strategies import batches, cuts_at_edges, payloads
 from tests.oracle import model
 

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import Decoder, FrameDecoder, LineDecoder, MessageTooLarge, encode_frame, encode_line
+from socket_harness.protocol import (
+    Decoder,
+    FrameDecoder,
+    LineDecoder,
+    MessageTooLarge,
+    encode_frame,
+    encode_line,
+)
 from tests.harness.strategies import bodies_for, cut_points
 from tests.oracle import model
 

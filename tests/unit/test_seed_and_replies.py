@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import (
+from socket_harness.protocol import (
     ACK_PREFIX,
     GREETING,
     Ack,

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from protocol import Endpoint, Framing, parse_endpoint
+from socket_harness.protocol import Endpoint, Framing, parse_endpoint
 
 
 @pytest.mark.parametrize(

@@ -139,7 +139,9 @@ def test_a_stopped_run_ends_its_running_part_as_interrupted_and_leaves_nothing_b
     terminal = Terminal(["ci/test.sh", "fast", "tests/fast/server"], env)
     try:
         wait_until(
-            lambda: [p for p in session_processes(session) if " -m server " in f"{p} "],
+            lambda: [
+                p for p in session_processes(session) if " -m socket_harness.server " in f"{p} "
+            ],
             timeout=STARTED_TIMEOUT,
             what="a server process started by one of the run's tests",
         )

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from protocol import Framing
+from socket_harness.protocol import Framing
 from tests.oracle import model
 
 Script = Callable[[socket.socket], None]

@@ -1,4 +1,7 @@
-"""`python -m client` as a process: output bytes, JSON, message sources, every exit code."""
+"""`python -m socket_harness.client` as a process.
+
+Output bytes, JSON, message sources, every exit code.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import client
-from protocol import Framing
+from socket_harness import client
+from socket_harness.protocol import Framing
 from tests.fast.client.helpers import free_port, run_cli, start_cli
 from tests.fast.client.peers import ScriptedPeer, closes_at_once
 from tests.fast.server.process import RunningServer, ServerFactory
@@ -90,12 +93,14 @@ def test_usage_errors_exit_2(args: list[str], words: bytes) -> None:
     done = run_cli(*args)
     assert done.returncode == 2
     assert words in done.stderr
-    assert_one_usage_line(done.stderr, b"python -m client load" if args[0] == "load" else None)
+    assert_one_usage_line(
+        done.stderr, b"python -m socket_harness.client load" if args[0] == "load" else None
+    )
 
 
 def assert_one_usage_line(stderr: bytes, prog: bytes | None = None) -> None:
     """README: a usage error is one line on stderr, never a traceback or a usage block."""
-    prog = prog or b"python -m client"
+    prog = prog or b"python -m socket_harness.client"
     assert stderr.startswith(b"client: usage-error: "), stderr
     assert stderr.endswith(b" (see " + prog + b" --help)\n"), stderr
     assert stderr.count(b"\n") == 1, stderr
@@ -162,7 +167,11 @@ def test_non_utf8_argument_bytes_are_shown_as_hex_escapes(args: list[str], shown
     assert done.returncode == 2
     assert shown in done.stderr
     assert b"\\udc" not in done.stderr  # Python's surrogate escapes are no one's words
-    prog = b"python -m client load" if args[0] == "load" else b"python -m client"
+    prog = (
+        b"python -m socket_harness.client load"
+        if args[0] == "load"
+        else b"python -m socket_harness.client"
+    )
     assert_one_usage_line(done.stderr, prog)
 
 

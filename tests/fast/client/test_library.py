@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import client
-from client import aio
-from protocol import Ack, ErrorReason, Framing, Greeting
+from socket_harness import client
+from socket_harness.client import aio
+from socket_harness.protocol import Ack, ErrorReason, Framing, Greeting
 from tests.fast.client.helpers import free_port
 from tests.fast.server.process import RunningServer, ServerFactory, start_server
 from tests.oracle import model

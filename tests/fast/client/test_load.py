@@ -1,4 +1,7 @@
-"""`python -m client load`: every connection and message counted, JSON shape, bounded."""
+"""`python -m socket_harness.client load`.
+
+Every connection and message counted, JSON shape, bounded.
+"""
 
 from __future__ import annotations
 
@@ -83,7 +86,15 @@ def test_text_report_without_a_terminal_has_no_progress_line(server: RunningServ
 def test_progress_line_on_a_terminal(server: RunningServer) -> None:
     primary, secondary = pty.openpty()
     with subprocess.Popen(
-        [sys.executable, "-m", "client", "load", server.url("frame"), "--connections", "2"],
+        [
+            sys.executable,
+            "-m",
+            "socket_harness.client",
+            "load",
+            server.url("frame"),
+            "--connections",
+            "2",
+        ],
         stdout=secondary,
         stderr=subprocess.PIPE,
         cwd=REPO_ROOT,
@@ -145,9 +156,11 @@ def test_seed_rejects_messages_per_connection() -> None:
     assert b"one exchange per connection" in done.stderr
 
 
-# Runs `python -m client` with uvloop unimportable in the parent, as where it is not installed.
+# Runs `python -m socket_harness.client` with uvloop unimportable in the parent,
+# as where it is not installed.
 WITHOUT_UVLOOP = (
-    "import sys; sys.modules['uvloop'] = None; from client.cli import main; sys.exit(main())"
+    "import sys; sys.modules['uvloop'] = None; "
+    "from socket_harness.client.cli import main; sys.exit(main())"
 )
 
 
@@ -229,7 +242,15 @@ def test_ctrl_c_prints_the_report_of_what_completed_marked_interrupted(
     url = server.url("line")
     run = ["--connections", "1000000", "--messages", "100", "--processes", "2"]
     with subprocess.Popen(
-        [sys.executable, "-m", "client", "load", url, *run, *(["--json"] if as_json else [])],
+        [
+            sys.executable,
+            "-m",
+            "socket_harness.client",
+            "load",
+            url,
+            *run,
+            *(["--json"] if as_json else []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO_ROOT,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from client.base import split_chunks
-from client.messages import gather, split_for, unescape
-from protocol import Framing
+from socket_harness.client.base import split_chunks
+from socket_harness.client.messages import gather, split_for, unescape
+from socket_harness.protocol import Framing
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import client
-from client import aio
-from protocol import Framing
+from socket_harness import client
+from socket_harness.client import aio
+from socket_harness.protocol import Framing
 from tests.fast.client.helpers import run_cli
 from tests.fast.client.peers import (
     Script,

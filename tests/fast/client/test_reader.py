@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from client.errors import ClosedEarly, UnexpectedBytes
-from client.reader import ReplyReader
-from protocol import Ack, ErrorReason, Framing, Greeting, Reply, ServerError
+from socket_harness.client.errors import ClosedEarly, UnexpectedBytes
+from socket_harness.client.reader import ReplyReader
+from socket_harness.protocol import Ack, ErrorReason, Framing, Greeting, Reply, ServerError
 from tests.oracle import model
 
 

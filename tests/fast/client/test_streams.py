@@ -22,7 +22,7 @@ from tests.fast.client.peers import ScriptedPeer, hold_until_client_closes
 from tests.fast.server.process import REPO_ROOT, RunningServer, ServerFactory
 
 GREETING = "测试成功!\n".encode()  # docs/protocol.md, "Greeting"
-CLIENT = [sys.executable, "-m", "client"]
+CLIENT = [sys.executable, "-m", "socket_harness.client"]
 
 
 def run(
@@ -41,7 +41,10 @@ def run(
 
 
 def with_closed(redirection: str, args: list[str]) -> list[str]:
-    """`python -m client ARGS` started by bash with a standard descriptor closed (`>&-`)."""
+    """`python -m socket_harness.client ARGS` started by bash.
+
+    With a standard descriptor closed (`>&-`).
+    """
     return ["bash", "-c", f'exec "$@" {redirection}', "bash", *CLIENT, *args]
 
 
@@ -170,5 +173,6 @@ def test_a_dash_with_stdin_closed_is_a_usage_error(server: RunningServer) -> Non
     assert done.returncode == 2
     assert done.stdout == b""
     assert done.stderr == (
-        b"client: usage-error: '-' reads stdin, but stdin is closed (see python -m client --help)\n"
+        b"client: usage-error: '-' reads stdin, but stdin is closed "
+        b"(see python -m socket_harness.client --help)\n"
     )

@@ -12,10 +12,10 @@ import socket
 
 import pytest
 
-import client
-from client import aio
-from client.diagnose import first_bytes_hint
-from protocol import Framing
+from socket_harness import client
+from socket_harness.client import aio
+from socket_harness.client.diagnose import first_bytes_hint
+from socket_harness.protocol import Framing
 from tests.fast.client.helpers import run_cli
 from tests.fast.client.peers import ScriptedPeer, hold_until_client_closes, never_greets
 from tests.fast.server.process import RunningServer

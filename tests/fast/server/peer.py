@@ -12,7 +12,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from protocol import Endpoint, Framing
+from socket_harness.protocol import Endpoint, Framing
 from tests.oracle import model
 
 TIMEOUT = 5.0

@@ -1,4 +1,6 @@
-"""A real `python -m server` subprocess for tests: start, read its log lines, signal, reap.
+"""A real `python -m socket_harness.server` subprocess for tests.
+
+Start, read its log lines, signal, reap.
 
 As a plain child process, or as PID 1 of a new PID namespace (`unshare --pid --fork
 --mount-proc`), which is how it runs in its container.
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from protocol import Endpoint, Framing, parse_endpoint
+from socket_harness.protocol import Endpoint, Framing, parse_endpoint
 from tests.harness.engine import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -256,7 +258,9 @@ def start_server(
     stderr: int = subprocess.PIPE,
     log_on: str = "stdout",
 ) -> RunningServer:
-    """Start `python -m server` on loopback with ephemeral ports; wait for `ready` if asked.
+    """Start `python -m socket_harness.server` on loopback with ephemeral ports.
+
+    Waits for `ready` if asked.
 
     `pid1`: as PID 1 of a new PID namespace (skipped where unshare cannot, failed under
     CI=true). `launcher`: argv run first, which must exec the rest (e.g. a shell that
@@ -265,7 +269,7 @@ def start_server(
     """
     if pid1 and (problem := pid1_problem()) is not None:
         unavailable(problem)
-    args = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", "server"]
+    args = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", "socket_harness.server"]
     for spec in listen:
         args += ["--listen", listen_url(spec)]
     if "--health" not in extra_args and "SERVER_HEALTH" not in (env or {}):

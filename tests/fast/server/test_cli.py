@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from server.config import OPTIONS
+from socket_harness.server.config import OPTIONS
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import REPO_ROOT, ServerFactory
 
@@ -34,7 +34,7 @@ def run_module(
 
 
 def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
-    result = run_module("server", "--help")
+    result = run_module("socket_harness.server", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())  # argparse wraps lines
     for option in OPTIONS:
@@ -64,7 +64,7 @@ def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
 def test_usage_errors_exit_2_and_say_what_is_wrong(
     args: list[str], env: dict[str, str], complaint: str
 ) -> None:
-    result = run_module("server", *args, env=env)
+    result = run_module("socket_harness.server", *args, env=env)
     assert result.returncode == 2
     assert complaint in result.stderr
     assert "Traceback" not in result.stderr
@@ -80,7 +80,7 @@ def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     assert error["listener"] == first.url("line")
     assert error["detail"] == "[Errno 98] Address already in use"
     assert second.stderr_text() == (
-        f"python -m server: error: cannot listen on {first.url('line')}: "
+        f"python -m socket_harness.server: error: cannot listen on {first.url('line')}: "
         "[Errno 98] Address already in use"
     )
 
@@ -96,7 +96,9 @@ def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     assert second.wait_for_event("error", reason="startup")["health"] == health
     # asyncio words the bind error itself: "[Errno 98] error while attempting to bind ..."
     (line,) = second.stderr_text().splitlines()
-    assert line.startswith(f"python -m server: error: cannot open the health endpoint {health}: ")
+    assert line.startswith(
+        f"python -m socket_harness.server: error: cannot open the health endpoint {health}: "
+    )
     assert "[Errno 98]" in line
 
 
@@ -107,7 +109,9 @@ def test_uvloop_asked_for_but_missing_exits_1_with_one_line_on_stderr() -> None:
     )
     assert result.returncode == 1
     assert "reason=startup" in result.stdout
-    assert result.stderr == ("python -m server: error: --loop uvloop: No module named 'uvloop'\n")
+    assert result.stderr == (
+        "python -m socket_harness.server: error: --loop uvloop: No module named 'uvloop'\n"
+    )
 
 
 def test_environment_variables_configure_the_server(server_factory: ServerFactory) -> None:
@@ -128,7 +132,7 @@ def test_environment_variables_configure_the_server(server_factory: ServerFactor
 
 
 def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_module("server.probe", "--timeout", "1", *args, env=env)
+    return run_module("socket_harness.server.probe", "--timeout", "1", *args, env=env)
 
 
 def test_probe_is_healthy_and_leaves_no_trace_in_the_log(server_factory: ServerFactory) -> None:

@@ -20,7 +20,7 @@ EXCHANGES = [row for row in ROWS if row.how not in SIGNALS]
 
 
 class ProcessUnderTest:
-    """A `python -m server` process as the oracle sees it."""
+    """A `python -m socket_harness.server` process as the oracle sees it."""
 
     def __init__(self, server: RunningServer) -> None:
         self.server = server

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol import Framing
+from socket_harness.protocol import Framing
 from tests.fast.server.peer import Peer, connect_refused, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
 from tests.oracle import model

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from protocol import ErrorReason, codec_for
+from socket_harness.protocol import ErrorReason, codec_for
 from tests.fast.server.peer import Peer
 from tests.fast.server.pipes import HeldPipe, wait_blocked_writing_to_a_pipe
 from tests.fast.server.process import ServerFactory

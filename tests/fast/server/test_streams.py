@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from protocol import ErrorReason, codec_for, parse_endpoint
+from socket_harness.protocol import ErrorReason, codec_for, parse_endpoint
 from tests.fast.server.peer import Peer
 from tests.fast.server.pipes import HeldPipe, wait_blocked_writing_to_a_pipe
 from tests.fast.server.process import REPO_ROOT, ServerFactory
@@ -160,7 +160,7 @@ def test_help_for_a_reader_that_is_gone_exits_0_quietly() -> None:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "server", "--help"],
+            [sys.executable, "-m", "socket_harness.server", "--help"],
             cwd=REPO_ROOT,
             env={**env, "PYTHONPATH": str(REPO_ROOT)},
             stdout=stdout.write_fd,
