@@ -18,13 +18,14 @@ import pytest
 from testcontainers.compose import ComposeContainer, DockerCompose
 
 from socket_harness import client
-from socket_harness.protocol import ACK_PREFIX, GREETING, Ack, ErrorReason, ServerError
+from socket_harness.protocol import Ack, ErrorReason, ServerError
 from tests.harness.containers import bridge_ip
 from tests.harness.engine import compose_problem, unavailable
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
 from tests.harness.sweep import compose_project_objects
 from tests.harness.waiting import wait_until
+from tests.oracle import model
 
 # Tighter than the suite-wide 120 s: nothing here should take long.
 pytestmark = pytest.mark.timeout(90)
@@ -76,8 +77,8 @@ def test_demo_stack_answers_five_times_and_exits_zero(
     assert ran == {("server", images["server"]), ("client", images["client"])}
 
     client_logs, _ = compose.get_logs("client")
-    assert client_logs.count(GREETING.decode().strip()) == CLIENTS
-    answers = re.findall(re.escape(ACK_PREFIX.decode()) + r"Ho", client_logs)
+    assert client_logs.count(model.GREETING.decode().strip()) == CLIENTS
+    answers = re.findall(re.escape(model.ACK_PREFIX.decode()) + r"Ho", client_logs)
     assert len(answers) == CLIENTS
     server_logs, _ = compose.get_logs("server")
     assert "Traceback" not in server_logs + client_logs
@@ -97,7 +98,7 @@ def test_compose_stop_drains_the_server_and_exits_zero(
     idle.greeting()
     busy = client.connect(f"frame://{ip}:9002", timeout=TIMEOUT)
     busy.greeting()
-    wire = busy.codec.encode_message(b"in flight during compose stop")
+    wire = model.message("frame", b"in flight during compose stop")
     busy.send_raw(wire[:10])
 
     stopper = threading.Thread(target=compose.stop, kwargs={"down": False}, daemon=True)

@@ -21,12 +21,13 @@ import pytest
 from docker.models.containers import Container
 from testcontainers.core.network import Network
 
-from socket_harness.protocol import ErrorReason, Framing, codec_for, parse_endpoint
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer, bridge_ip
 from tests.harness.images import BASE_IMAGE_FILE, ROOT, BuiltImage, base_image, build
 from tests.harness.labels import harness_labels
 from tests.harness.waiting import wait_until
+from tests.oracle import model
 
 IO_TIMEOUT = 5.0
 DRAIN_TIMEOUT = 3.0
@@ -61,7 +62,7 @@ def exchange(url: str, payload: bytes, expected: bytes) -> bytes:
     """Send `payload` once in the URL's framing; read until `expected`'s length or EOF."""
     endpoint = parse_endpoint(url)
     with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as sock:
-        sock.sendall(codec_for(endpoint.framing).encode_message(payload))
+        sock.sendall(model.message(endpoint.framing.value, payload))
         return read_up_to(sock, len(expected))
 
 
@@ -194,9 +195,8 @@ def module_server(start_module_server: StartServer) -> ServerContainer:
 def test_server_image_answers_every_framing(
     module_server: ServerContainer, framing: Framing
 ) -> None:
-    codec = codec_for(framing)
     payload = b"Ho\r\nfirst blood\r\n" if framing is Framing.SEED else b"first blood"
-    expected = codec.greeting + codec.encode_ack(payload)
+    expected = model.greeting(framing.value) + model.ack(framing.value, payload)
 
     assert exchange(module_server.url(framing), payload, expected) == expected
 
@@ -250,8 +250,7 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
         assert "Read-only file system" in output, output
 
     url = f"line://{bridge_ip(hardened_server)}:9001"
-    codec = codec_for(Framing.LINE)
-    expected = codec.greeting + codec.encode_ack(b"locked down")
+    expected = model.greeting("line") + model.ack("line", b"locked down")
     assert exchange(url, b"locked down", expected) == expected
 
 
@@ -267,8 +266,7 @@ def test_health_probes_never_count_as_sessions(start_server: StartServer) -> Non
     wait_until(lambda: probes() >= 2, timeout=30, what="two successful health probes")
     assert server.status() == "running"  # two probes, and the one session is still free
 
-    codec = codec_for(Framing.SEED)
-    expected = codec.greeting + codec.encode_ack(b"the only one")
+    expected = model.greeting("seed") + model.ack("seed", b"the only one")
     assert exchange(server.url(Framing.SEED), b"the only one", expected) == expected
     assert server.wait_exit(timeout=10) == 0
 
@@ -278,9 +276,9 @@ def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
 ) -> None:
     server = start_server(drain_timeout=DRAIN_TIMEOUT)
     endpoint = parse_endpoint(server.url(Framing.LINE))
-    codec = codec_for(Framing.LINE)
+    greeting = model.greeting("line")
     with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as idle:
-        assert read_up_to(idle, len(codec.greeting)) == codec.greeting
+        assert read_up_to(idle, len(greeting)) == greeting
         started = time.monotonic()
         stopper = server.stop_in_background(grace=DRAIN_TIMEOUT + 7)
         exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
@@ -291,5 +289,5 @@ def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
         rest = read_up_to(idle, 1 << 16)
     assert exit_code == 0
     assert elapsed < DRAIN_TIMEOUT, f"docker stop took {elapsed:.2f} s"
-    assert rest == codec.encode_error(ErrorReason.SHUTTING_DOWN)
+    assert rest == model.error("line", "shutting-down")
     assert server.events("drain")[-1]["result"] == "complete"

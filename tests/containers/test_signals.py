@@ -36,7 +36,7 @@ def test_a_signal_before_ready_stops_it_at_once(start_server: StartServer, sig: 
     server = start_server(ready=False, cpus=SLOW_CPUS)
     wait_until(lambda: sigterm_caught(server), timeout=30, what="SIGTERM caught by PID 1")
     assert not server.events("ready"), "`ready` came before SIGTERM could be sent"
-    server.kill(sig)
+    server.send_signal(sig)
     assert server.wait_exit(timeout=TIMEOUT) == EXIT_BEFORE_READY[sig]
     events = [fields for fields in server.events() if fields["event"] != "listening"]
     assert [fields["event"] for fields in events] == ["shutdown"]
@@ -51,7 +51,7 @@ def test_a_signal_while_serving_drains(start_server: StartServer, sig: str) -> N
     idle = client.connect(server.url(Framing.LINE), timeout=TIMEOUT)
     idle.greeting()
     server.wait_for_event("open")
-    server.kill(sig)
+    server.send_signal(sig)
     assert idle.receive() == ServerError(ErrorReason.SHUTTING_DOWN)
     idle.close()
     assert server.wait_exit(timeout=TIMEOUT) == 0

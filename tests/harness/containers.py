@@ -117,6 +117,10 @@ class ServerContainer:
         framing = Framing(framing)
         return f"{framing.value}://{self.ip}:{self.ports[framing]}"
 
+    def address(self, framing: Framing | str) -> tuple[str, int]:
+        """(bridge IP, port) of the `framing` listener: what a plain socket connects to."""
+        return self.ip, self.ports[Framing(framing)]
+
     # --- logs -----------------------------------------------------------------
 
     def logs(self) -> str:
@@ -183,9 +187,10 @@ class ServerContainer:
         wrapped.reload()
         return str(wrapped.status)
 
-    def kill(self, sig: str) -> None:
-        """`docker kill --signal SIG`: the engine sends `sig` to the server, PID 1."""
-        self.container.get_wrapped_container().kill(signal=sig)
+    def send_signal(self, name: str) -> None:
+        """`docker kill --signal NAME`: deliver signal `name` (SIGSTOP, SIGCONT, SIGTERM,
+        SIGINT, ...) to the server, PID 1 of the container."""
+        self.container.get_wrapped_container().kill(signal=name)
 
     def stop_in_background(self, grace: float) -> threading.Thread:
         """`docker stop` (STOPSIGNAL, then SIGKILL after `grace` s) without blocking the test."""

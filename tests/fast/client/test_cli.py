@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from socket_harness import client
-from socket_harness.protocol import GREETING, Framing, codec_for
+from socket_harness.protocol import Framing
 from tests.fast.client.helpers import free_port, run_cli, start_cli
 from tests.fast.client.peers import ScriptedPeer, closes_at_once
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
+from tests.oracle.model import GREETING
 
-ACK = "收到的信息:".encode()
+ACK = model.ACK_PREFIX
 
 
 def test_seed_prints_exactly_what_the_tutorial_server_sent(server: RunningServer) -> None:
@@ -50,7 +52,7 @@ def test_json_document_names_each_exchange(server: RunningServer, framing: Frami
     assert exchanges == [{"sent": "é!", "answer": "é!"}] * 2
     # seed: one connection per message; line and frame: one for all.
     assert len(doc["connections"]) == (2 if framing is Framing.SEED else 1)
-    greeting = codec_for(framing).greeting.decode("utf-8", "backslashreplace")
+    greeting = model.greeting(framing).decode("utf-8", "backslashreplace")
     assert all(c["greeting"] == greeting for c in doc["connections"])
 
 

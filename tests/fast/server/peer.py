@@ -1,7 +1,8 @@
 """A plain blocking socket peer for server tests: every operation has a timeout.
 
-Deliberately independent of the `client` package: the server is checked against
-the wire format itself (protocol/), not against another component under test.
+Deliberately independent of the `client` package and of `protocol/`: the server is
+checked against the specification's bytes (the reference model, tests/oracle/model.py),
+not against another component under test.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import struct
 import time
 from collections.abc import Callable
 
-from socket_harness.protocol import FRAME_HEADER_SIZE, Endpoint, Framing, codec_for
+from socket_harness.protocol import Endpoint, Framing
+from tests.oracle import model
 
 TIMEOUT = 5.0
 
@@ -21,7 +23,7 @@ class Peer:
 
     def __init__(self, endpoint: Endpoint, timeout: float = TIMEOUT) -> None:
         self.endpoint = endpoint
-        self.codec = codec_for(endpoint.framing)
+        self.framing = endpoint.framing.value  # "seed", "line" or "frame"
         self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
         self._buffer = bytearray()
         self.local_port: int = self.sock.getsockname()[1]  # the server logs it as peer=
@@ -36,7 +38,7 @@ class Peer:
         self.sock.sendall(data)
 
     def send_message(self, body: bytes) -> None:
-        self.send(self.codec.encode_message(body))
+        self.send(model.message(self.framing, body))
 
     def _fill(self) -> bool:
         chunk = self.sock.recv(65536)
@@ -61,7 +63,7 @@ class Peer:
     def read_raw_reply(self) -> bytes:
         """One reply exactly as it is on the wire (a line, or a frame with its header)."""
         if self.endpoint.framing is Framing.FRAME:
-            header = self.read_exactly(FRAME_HEADER_SIZE)
+            header = self.read_exactly(4)  # the length: uint32, big-endian
             (length,) = struct.unpack(">I", header)
             return header + self.read_exactly(length)
         return self.read_line()
@@ -69,11 +71,11 @@ class Peer:
     def expect_answer(self, body: bytes) -> None:
         """Send one message and check that its ack comes back."""
         self.send_message(body)
-        assert self.read_raw_reply() == self.codec.encode_ack(body)
+        assert self.read_raw_reply() == model.ack(self.framing, body)
 
     def expect_greeting(self) -> None:
-        greeting = self.read_exactly(len(self.codec.greeting))
-        assert greeting == self.codec.greeting
+        expected = model.greeting(self.framing)
+        assert self.read_exactly(len(expected)) == expected
 
     def read_to_eof(self) -> bytes:
         """Everything until the server closes (raises on timeout: it must close)."""

@@ -105,7 +105,7 @@ def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
 def test_uvloop_asked_for_but_missing_exits_1_with_one_line_on_stderr() -> None:
     # -S: no site-packages, so uvloop is really not importable; the server needs none.
     result = run_module(
-        "server", "--loop", "uvloop", "--listen", "line://127.0.0.1:0", python=["-S"]
+        "socket_harness.server", "--loop", "uvloop", "--listen", "line://127.0.0.1:0", python=["-S"]
     )
     assert result.returncode == 1
     assert "reason=startup" in result.stdout

@@ -6,9 +6,10 @@ import socket
 
 import pytest
 
-from socket_harness.protocol import ACK_PREFIX
 from tests.fast.server.peer import Peer, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
+from tests.oracle.model import ACK_PREFIX
 
 
 def still_serves(server: RunningServer, framing: str) -> None:
@@ -25,7 +26,7 @@ def test_reset_mid_message_is_logged_and_serving_goes_on(
     peer = Peer(server.endpoint(framing))
     peer.expect_greeting()
     if framing != "seed":
-        peer.send(peer.codec.encode_message(b"half of a message")[:-3])
+        peer.send(model.message(peer.framing, b"half of a message")[:-3])
     port = peer.local_port
     peer.reset()
     close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
@@ -153,7 +154,7 @@ def test_many_peers_at_once_each_get_their_answers(server_factory: ServerFactory
             peer.expect_greeting()
             peer.send_message(f"peer {index}".encode())
         for index, peer in enumerate(peers):
-            assert peer.read_raw_reply() == peer.codec.encode_ack(f"peer {index}".encode())
+            assert peer.read_raw_reply() == model.ack(peer.framing, f"peer {index}".encode())
     finally:
         for peer in peers:
             peer.close()
