@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv lint test test-fast test-containers demo fuzz bench bootstrap images targets sweep clean
+.PHONY: help venv lint test test-fast test-containers demo fuzz mutation bench bootstrap images targets sweep clean
 
 help:
 	@echo "make test    - the whole suite (sets up what it needs; what CI runs)"
@@ -10,6 +10,7 @@ help:
 	@echo "make test-fast / test-containers - one tier only"
 	@echo "make lint    - ruff and mypy"
 	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
+	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"
 	@echo "make targets - build the shipped third-party targets (TARGETS=php-tutorial|socat-echo)"
 	@echo "make sweep   - remove anything a killed run left behind"
@@ -34,6 +35,9 @@ demo:
 
 fuzz:
 	@ci/test.sh fuzz
+
+mutation:
+	@ci/mutation.sh
 
 bench:
 	@bench/run.sh $(BENCH_ARGS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with the pinned harness packages (and, with WITH_BENCH=1, the bench
-# extras); idempotent: a requirements file is installed again only when its pins change.
+# extras; with WITH_MUTATION=1, the mutation tester); idempotent: a requirements file
+# is installed again only when its pins change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -14,6 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 files=(requirements-dev.txt)
 [ -z "${WITH_BENCH:-}" ] || files+=(requirements-bench.txt)
+[ -z "${WITH_MUTATION:-}" ] || files+=(requirements-mutation.txt)
 for file in "${files[@]}"; do
     stamp=.venv/.${file%.txt}.sha256
     want=$(sha256sum "$file" | cut -d' ' -f1)

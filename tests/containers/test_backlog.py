@@ -35,6 +35,7 @@ def try_connect(url: str) -> socket.socket | None:
         return None
 
 
+@pytest.mark.covers("server/backlog", "server/overflow-pause-backlog")
 def test_backlog_queues_exactly_backlog_plus_one_and_serves_them_in_order(
     start_server: StartServer,
 ) -> None:

@@ -47,6 +47,7 @@ def run_json(client_runner: RunClient, args: list[str]) -> tuple[int, dict[str, 
     return run.exit_code, json.loads(run.stdout)
 
 
+@pytest.mark.covers("client/exit-0", "client/prints-as-sent")
 @container_settings(4)
 @given(
     framing=st.sampled_from(list(Framing)),
@@ -77,6 +78,7 @@ def test_client_image_exchanges_any_payload_with_the_server_image(
     assert len(doc["connections"]) == expected_connections
 
 
+@pytest.mark.covers("client/prints-as-sent", "seed/no-wait-for-eof")
 def test_text_output_is_the_tutorial_exchange_byte_for_byte(
     server: ServerContainer, client_runner: RunClient
 ) -> None:
@@ -86,6 +88,7 @@ def test_text_output_is_the_tutorial_exchange_byte_for_byte(
     assert run.stdout.encode() == expected
 
 
+@pytest.mark.covers("client/exit-2", "client/exit-3", "client/exit-6", "errors/busy")
 def test_exit_codes_for_no_server_a_bad_url_and_a_busy_server(
     start_server: StartServer, client_runner: RunClient
 ) -> None:

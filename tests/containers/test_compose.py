@@ -85,6 +85,7 @@ def test_demo_stack_answers_five_times_and_exits_zero(
     assert "event=summary" in server_logs
 
 
+@pytest.mark.covers("server/shutdown-drain")
 def test_compose_stop_drains_the_server_and_exits_zero(
     compose_env: None, docker_client: docker.DockerClient
 ) -> None:

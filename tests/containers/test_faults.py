@@ -91,6 +91,7 @@ def assert_recovered(baseline: Baseline) -> None:
     assert "Traceback" not in server.logs()
 
 
+@pytest.mark.covers("errors/too-large", "server/peer-misbehaviour")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 def test_oversize_gets_too_large(server: ServerContainer, framing: str) -> None:
     with connect(server, framing) as peer:
@@ -101,6 +102,7 @@ def test_oversize_gets_too_large(server: ServerContainer, framing: str) -> None:
     assert_bytes(model.greeting(framing) + model.error(framing, "too-large"), got)
 
 
+@pytest.mark.covers("frame/truncated-at-eof")
 def test_truncated_frame_then_eof_is_dropped_without_an_answer(server: ServerContainer) -> None:
     with connect(server, "frame") as peer:
         peer.write(model.frame(b"t" * 100)[:50])
@@ -110,6 +112,7 @@ def test_truncated_frame_then_eof_is_dropped_without_an_answer(server: ServerCon
         server.wait_for_event("close", peer=logged_peer(peer.sock))
 
 
+@pytest.mark.covers("server/peer-misbehaviour")
 def test_reset_in_the_middle_of_a_message_is_logged_as_reset(server: ServerContainer) -> None:
     conn = client.connect(server.url(Framing.LINE), timeout=TIMEOUT)
     conn.greeting()
@@ -119,6 +122,7 @@ def test_reset_in_the_middle_of_a_message_is_logged_as_reset(server: ServerConta
     server.wait_for_event("close", peer=peer, reason="reset")
 
 
+@pytest.mark.covers("line/half-close")
 def test_half_close_still_gets_every_answer(server: ServerContainer) -> None:
     bodies = [b"one", b"two", b"three"]
     with connect(server, "line") as peer:
@@ -128,6 +132,7 @@ def test_half_close_still_gets_every_answer(server: ServerContainer) -> None:
     assert_bytes(model.greeting("line") + b"".join(model.ack("line", b) for b in bodies), got)
 
 
+@pytest.mark.covers("server/idle-timeout", "errors/idle-timeout")
 def test_a_slow_sender_lives_while_it_sends_and_times_out_when_silent(
     server: ServerContainer,
 ) -> None:
@@ -146,6 +151,7 @@ def test_a_slow_sender_lives_while_it_sends_and_times_out_when_silent(
     assert IDLE_TIMEOUT * 0.9 <= waited < IDLE_TIMEOUT + 2, f"idle timeout after {waited:.2f} s"
 
 
+@pytest.mark.covers("server/idle-timeout")
 def test_a_byte_per_gap_longer_than_the_idle_timeout_is_cut_off(server: ServerContainer) -> None:
     with connect(server, "line") as peer:
         peer.write(b"s")  # then silence longer than the idle timeout
@@ -154,6 +160,7 @@ def test_a_byte_per_gap_longer_than_the_idle_timeout_is_cut_off(server: ServerCo
     server.wait_for_event("error", reason="idle-timeout")
 
 
+@pytest.mark.covers("server/backpressure")
 def test_a_peer_that_never_reads_cannot_grow_the_server(server: ServerContainer) -> None:
     message = b"n" * (LIMIT - 1)
     with client.connect(server.url(Framing.LINE), timeout=1.0) as conn:
@@ -178,6 +185,7 @@ def send_until_blocked(conn: client.Connection, message: bytes, give_up_after: i
     return None
 
 
+@pytest.mark.covers("server/peer-misbehaviour", "line/message-body")
 @container_settings(15)
 @given(
     framing=st.sampled_from(model.FRAMINGS),
@@ -205,6 +213,7 @@ def test_garbage_gets_exactly_what_the_model_says(
     assert_bytes(model.exchange(framing, sent, LIMIT), got)
 
 
+@pytest.mark.covers("server/backlog")
 def test_a_connect_flood_far_past_the_backlog(server: ServerContainer) -> None:
     endpoint = parse_endpoint(server.url(Framing.LINE))
     selector = selectors.DefaultSelector()

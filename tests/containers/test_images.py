@@ -191,6 +191,7 @@ def module_server(start_module_server: StartServer) -> ServerContainer:
     return start_module_server()
 
 
+@pytest.mark.covers("server/listen", "proto/greeting")
 @pytest.mark.parametrize("framing", list(Framing))
 def test_server_image_answers_every_framing(
     module_server: ServerContainer, framing: Framing
@@ -254,6 +255,7 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
     assert exchange(url, b"locked down", expected) == expected
 
 
+@pytest.mark.covers("server/health-answer", "server/max-sessions")
 def test_health_probes_never_count_as_sessions(start_server: StartServer) -> None:
     server = start_server(max_sessions=1)
     wrapped = server.container.get_wrapped_container()
@@ -271,6 +273,7 @@ def test_health_probes_never_count_as_sessions(start_server: StartServer) -> Non
     assert server.wait_exit(timeout=10) == 0
 
 
+@pytest.mark.covers("server/shutdown-drain", "server/exit-0")
 def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
     start_server: StartServer,
 ) -> None:

@@ -36,6 +36,7 @@ def greeted(server: ServerContainer, count: int) -> Iterator[list[client.Connect
             conn.close()
 
 
+@pytest.mark.covers("server/max-connections", "server/overflow-pause-backlog")
 def test_pause_holds_the_extra_connection_in_the_kernel_queue_until_a_slot_frees(
     start_server: StartServer,
 ) -> None:
@@ -56,6 +57,7 @@ def test_pause_holds_the_extra_connection_in_the_kernel_queue_until_a_slot_frees
         assert held[1].request(b"still here") == b"still here"
 
 
+@pytest.mark.covers("errors/busy", "server/overflow-reject")
 def test_reject_answers_busy_and_serves_again_once_a_slot_frees(
     start_server: StartServer,
 ) -> None:
@@ -81,6 +83,7 @@ def test_reject_answers_busy_and_serves_again_once_a_slot_frees(
         wait_until(served, timeout=5, what="a greeting once a slot is free")
 
 
+@pytest.mark.covers("server/max-sessions", "server/exit-0")
 def test_max_sessions_serves_that_many_then_exits_zero(start_server: StartServer) -> None:
     sessions = 3
     server = start_server(max_sessions=sessions)

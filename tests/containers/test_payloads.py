@@ -77,6 +77,7 @@ def framed_batches(draw: st.DrawFn, max_messages: int) -> Batch:
     return framing, draw(batches(framing, LIMIT, max_messages, BOUNDS))
 
 
+@pytest.mark.covers("line/pipelined-in-order", "frame/pipelined-in-order")
 @container_settings(30)
 @given(framed=framed_batches(max_messages=6), chunks=chunk_plans, pause=pauses)
 @example(framed=("line", [b"a\r", b"\r", b""]), chunks=[2, 1], pause=0.0)
@@ -95,6 +96,7 @@ def test_pipelined_batches_are_answered_exactly_in_order(
     assert_bytes(model.exchange(framing, stream, LIMIT), got)
 
 
+@pytest.mark.covers("line/message-body", "frame/length-prefix")
 @container_settings(20)
 @given(framed=framed_batches(max_messages=4), chunks=chunk_plans, pause=pauses)
 @example(framed=("line", [b"\r", b"b\r"]), chunks=[1], pause=0.0)
@@ -113,6 +115,7 @@ def test_messages_one_by_one_on_one_connection(
         assert peer.read_until_close("the close after the last answer") == b""
 
 
+@pytest.mark.covers("seed/one-read-8192")
 @container_settings(20)
 @given(payload=payloads(SEGMENT_BRIDGE, bounds=(SEGMENT_BRIDGE,)).filter(bool))
 @example(payload=b"\r")
@@ -129,6 +132,7 @@ def test_seed_answers_a_write_of_one_segment_exactly(
     assert_bytes(model.exchange("seed", payload, LIMIT), got)
 
 
+@pytest.mark.covers("seed/one-read-8192", "seed/rest-ignored")
 @container_settings(20)
 @given(payload=payloads(4 * 8192, bounds=(8192, 2 * 8192)).filter(bool))
 @example(payload=b"x" * 8192)
@@ -146,6 +150,7 @@ def test_seed_answers_exactly_the_first_8192_bytes_of_what_was_queued(
     assert_bytes(model.exchange("seed", payload[:8192], LIMIT), got)
 
 
+@pytest.mark.covers("seed/split-payload")
 @container_settings(10)
 @given(payload=payloads(4 * 8192, bounds=(8192,)).filter(bool))
 def test_seed_answers_a_start_of_a_write_that_arrives_in_pieces(
@@ -162,6 +167,7 @@ def test_seed_answers_a_start_of_a_write_that_arrives_in_pieces(
     assert_bytes(model.exchange("seed", payload[:read], LIMIT), got)
 
 
+@pytest.mark.covers("limits/exact-bound", "server/max-message-bytes")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 def test_a_message_of_exactly_the_limit_is_answered(server: ServerContainer, framing: str) -> None:
     body = b"x" * LIMIT
@@ -172,6 +178,7 @@ def test_a_message_of_exactly_the_limit_is_answered(server: ServerContainer, fra
     assert_bytes(model.greeting(framing) + model.ack(framing, body), got)
 
 
+@pytest.mark.covers("errors/too-large", "server/max-message-bytes")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 def test_over_limit_is_refused_after_earlier_answers_and_the_server_serves_on(
     server: ServerContainer, framing: str
@@ -193,6 +200,7 @@ def test_over_limit_is_refused_after_earlier_answers_and_the_server_serves_on(
     assert_bytes(model.greeting(framing) + model.ack(framing, b"still serving"), got)
 
 
+@pytest.mark.covers("errors/too-large")
 def test_seed_over_limit_is_refused_and_the_server_serves_on(small_server: ServerContainer) -> None:
     for payload, answer in [
         (b"s" * SMALL_LIMIT, model.ack("seed", b"s" * SMALL_LIMIT)),

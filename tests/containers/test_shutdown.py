@@ -36,6 +36,7 @@ def refused(server: ServerContainer, framing: Framing) -> bool:
     return False
 
 
+@pytest.mark.covers("server/shutdown-drain", "errors/shutting-down", "server/exit-0")
 def test_docker_stop_answers_in_flight_messages_and_exits_zero(start_server: StartServer) -> None:
     drain_timeout = 5.0
     server = start_server(drain_timeout=drain_timeout)
@@ -83,6 +84,7 @@ def test_docker_stop_answers_in_flight_messages_and_exits_zero(start_server: Sta
     assert server.events("drain") == [server.wait_for_event("drain", result="complete")]
 
 
+@pytest.mark.covers("server/drain-timeout", "server/exit-3")
 def test_a_drain_that_cannot_finish_ends_with_code_3(start_server: StartServer) -> None:
     drain_timeout = 1.0
     server = start_server(drain_timeout=drain_timeout)

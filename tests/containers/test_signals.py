@@ -31,6 +31,7 @@ def sigterm_caught(server: ServerContainer) -> bool:
     return bool(int(caught.split()[1], 16) & 1 << 14)
 
 
+@pytest.mark.covers("server/signal-before-ready", "server/exit-128-plus-n", "server/pid1-signals")
 @SIGNALS
 def test_a_signal_before_ready_stops_it_at_once(start_server: StartServer, sig: str) -> None:
     server = start_server(ready=False, cpus=SLOW_CPUS)
@@ -45,6 +46,7 @@ def test_a_signal_before_ready_stops_it_at_once(start_server: StartServer, sig: 
     assert "Traceback" not in server.logs()
 
 
+@pytest.mark.covers("server/shutdown-drain", "server/pid1-signals")
 @SIGNALS
 def test_a_signal_while_serving_drains(start_server: StartServer, sig: str) -> None:
     server = start_server(drain_timeout=5)

@@ -161,6 +161,7 @@ class ConnectionsMachine(RuleBasedStateMachine):
         )
 
 
+@pytest.mark.covers("line/pipelined-in-order", "frame/pipelined-in-order")
 @pytest.mark.hypothesis  # hypothesis marks @given tests itself; `make fuzz` selects on it
 def test_concurrent_connections_behave_in_any_order(server: ServerContainer) -> None:
     ConnectionsMachine.server = server

@@ -20,6 +20,7 @@ LIMIT = 64
 FRAMINGS = list(model.FRAMINGS)
 
 
+@pytest.mark.covers("proto/greeting", "errors/err-reply")
 @pytest.mark.parametrize("framing", FRAMINGS)
 def test_greeting_and_errors_are_the_specifications(framing: str) -> None:
     codec = codec_for(framing)
@@ -28,6 +29,7 @@ def test_greeting_and_errors_are_the_specifications(framing: str) -> None:
         assert codec.encode_error(reason) == model.error(framing, reason.value)
 
 
+@pytest.mark.covers("line/message-body", "frame/length-prefix")
 @pytest.mark.parametrize("framing", FRAMINGS)
 @given(payload=payloads(LIMIT))
 @example(payload=b"a\r")
@@ -48,6 +50,7 @@ def check_decoding(framing: str, bodies: list[bytes], chunks: list[bytes]) -> No
     assert decoder.buffered == 0
 
 
+@pytest.mark.covers("line/message-body", "frame/length-prefix", "decoders/feed")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 @pytest.mark.parametrize(
     "bodies", [[b"a\r"], [b"\r", b"", b"x" * LIMIT], [b"\xe6\xb5", b"\x8b"]], ids=repr
@@ -58,6 +61,7 @@ def test_decoders_keep_edge_bytes_cut_anywhere(framing: str, bodies: list[bytes]
         check_decoding(framing, bodies, [wire[:cut], wire[cut:]])
 
 
+@pytest.mark.covers("decoders/feed", "line/pipelined-in-order", "frame/pipelined-in-order")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 @given(data=st.data())
 def test_decoders_find_the_models_messages_however_the_stream_is_cut(

@@ -31,6 +31,7 @@ def decode_all(decoder: Decoder, chunks: list[bytes]) -> list[bytes]:
     return out
 
 
+@pytest.mark.covers("decoders/feed", "line/message-body")
 @given(st.lists(bodies_for("line", LIMIT), max_size=10), st.data())
 def test_line_any_split_decodes_to_the_same_messages(
     bodies: list[bytes], data: st.DataObject
@@ -42,6 +43,7 @@ def test_line_any_split_decodes_to_the_same_messages(
     assert decoder.buffered == 0
 
 
+@pytest.mark.covers("decoders/feed", "frame/length-prefix")
 @given(st.lists(bodies_for("frame", LIMIT), max_size=10), st.data())
 def test_frame_any_split_decodes_to_the_same_messages(
     bodies: list[bytes], data: st.DataObject
@@ -53,6 +55,7 @@ def test_frame_any_split_decodes_to_the_same_messages(
     assert decoder.buffered == 0
 
 
+@pytest.mark.covers("line/partial-at-eof", "decoders/feed")
 @given(
     bodies_for("line", LIMIT),
     st.binary(min_size=1, max_size=LIMIT).filter(lambda b: b"\n" not in b),
@@ -63,6 +66,7 @@ def test_line_partial_tail_is_held_not_emitted(body: bytes, tail: bytes) -> None
     assert decoder.buffered == len(tail)
 
 
+@pytest.mark.covers("frame/truncated-at-eof", "decoders/feed")
 @given(bodies_for("frame", LIMIT), st.integers(1, 4 + LIMIT))
 def test_frame_truncated_tail_is_held_not_emitted(body: bytes, cut: int) -> None:
     decoder = FrameDecoder(LIMIT)
@@ -72,6 +76,7 @@ def test_frame_truncated_tail_is_held_not_emitted(body: bytes, cut: int) -> None
     assert decoder.buffered == len(truncated)
 
 
+@pytest.mark.covers("limits/exact-bound", "errors/too-large")
 @pytest.mark.parametrize("limit", [0, 1, 7, 64])
 def test_line_limit_is_enforced_at_exactly_its_bound(limit: int) -> None:
     assert LineDecoder(limit).feed(b"x" * limit + b"\n") == [b"x" * limit]
@@ -84,6 +89,7 @@ def test_line_limit_is_enforced_at_exactly_its_bound(limit: int) -> None:
         LineDecoder(limit).feed(b"x" * (limit + 1))
 
 
+@pytest.mark.covers("limits/exact-bound", "errors/too-large")
 @pytest.mark.parametrize("limit", [0, 1, 7, 64])
 def test_frame_limit_is_enforced_at_exactly_its_bound(limit: int) -> None:
     assert FrameDecoder(limit).feed(model.frame(b"y" * limit)) == [b"y" * limit]
@@ -93,6 +99,7 @@ def test_frame_limit_is_enforced_at_exactly_its_bound(limit: int) -> None:
     assert too_large.value.size == limit + 1
 
 
+@pytest.mark.covers("decoders/feed", "errors/too-large")
 @given(st.lists(bodies_for("line", 8), min_size=1, max_size=5))
 def test_line_messages_before_an_oversize_one_are_kept(bodies: list[bytes]) -> None:
     stream = b"".join(model.message("line", b) for b in bodies) + b"z" * 9 + b"\n"
@@ -101,6 +108,7 @@ def test_line_messages_before_an_oversize_one_are_kept(bodies: list[bytes]) -> N
     assert too_large.value.complete == bodies
 
 
+@pytest.mark.covers("decoders/feed", "errors/too-large")
 @given(st.lists(bodies_for("frame", 8), min_size=1, max_size=5))
 def test_frame_messages_before_an_oversize_one_are_kept(bodies: list[bytes]) -> None:
     stream = b"".join(model.frame(b) for b in bodies) + model.frame(b"z" * 9)
@@ -114,6 +122,7 @@ def test_encode_line_refuses_a_newline_in_the_body() -> None:
         encode_line(b"a\nb")
 
 
+@pytest.mark.covers("frame/length-prefix")
 def test_frame_header_is_four_bytes_big_endian() -> None:
     assert encode_frame(b"") == b"\x00\x00\x00\x00"
     assert encode_frame(b"\x01" * 258)[:4] == b"\x00\x00\x01\x02"

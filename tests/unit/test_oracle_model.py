@@ -52,6 +52,7 @@ def predict(row: GoldenExchange) -> bytes:
     return greeting + answers
 
 
+@pytest.mark.covers("golden/exchanges")
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_the_model_predicts_each_golden_exchange(row: GoldenExchange) -> None:
     assert predict(row) == row.sends
@@ -116,6 +117,7 @@ def test_the_table_has_each_limit_at_its_bound_and_one_over(framing: str) -> Non
         assert outcomes == sides, f"{framing}, limit {limit}: not both sides of it"
 
 
+@pytest.mark.covers("seed/one-read-8192")
 def test_seed_rows_pin_the_one_read_of_8192_bytes() -> None:
     queued = {len(row.sent) for row in rows_where(listener="seed", how="queued")}
     assert {8191, 8192, 8193} <= queued

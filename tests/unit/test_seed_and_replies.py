@@ -38,6 +38,7 @@ def test_tutorial_bytes_are_kept_exactly() -> None:
     assert seed.encode_ack(TUTORIAL_MESSAGE) == "收到的信息:Ho\r\nfirst blood\r\n\n".encode()
 
 
+@pytest.mark.covers("seed/one-read-8192", "seed/rest-ignored")
 def test_seed_decoder_takes_one_read_only() -> None:
     decoder = SeedDecoder(8192)
     assert decoder.feed(b"") == []
@@ -46,17 +47,20 @@ def test_seed_decoder_takes_one_read_only() -> None:
     assert decoder.feed(b"more") == []
 
 
+@pytest.mark.covers("seed/one-read-8192")
 def test_seed_decoder_caps_the_read_at_8192_bytes() -> None:
     data = bytes(range(256)) * 40
     assert SeedDecoder(len(data)).feed(data) == [data[:8192]]
 
 
+@pytest.mark.covers("errors/too-large", "limits/exact-bound")
 def test_seed_decoder_refuses_a_read_over_the_limit() -> None:
     assert SeedDecoder(4).feed(b"1234") == [b"1234"]
     with pytest.raises(MessageTooLarge):
         SeedDecoder(4).feed(b"12345")
 
 
+@pytest.mark.covers("seed/parse-response")
 @given(st.binary(max_size=300))
 def test_seed_response_round_trips_any_payload(payload: bytes) -> None:
     parsed = parse_seed_response(model.greeting("seed") + model.ack("seed", payload))
@@ -65,17 +69,20 @@ def test_seed_response_round_trips_any_payload(payload: bytes) -> None:
     assert parsed.error is None
 
 
+@pytest.mark.covers("seed/parse-response")
 @pytest.mark.parametrize("reason", list(ErrorReason))
 def test_seed_response_names_every_error(reason: ErrorReason) -> None:
     parsed = parse_seed_response(model.error("seed", reason.value))
     assert (parsed.greeted, parsed.answer, parsed.error) == (False, None, reason)
 
 
+@pytest.mark.covers("seed/parse-response")
 def test_seed_response_greeting_only_is_a_close_without_answer() -> None:
     parsed = parse_seed_response(model.GREETING)
     assert (parsed.greeted, parsed.answer, parsed.error) == (True, None, None)
 
 
+@pytest.mark.covers("seed/parse-response")
 @pytest.mark.parametrize(
     "garbage", [b"hello", model.GREETING + b"ERR nonsense\n", model.GREETING + model.ACK_PREFIX]
 )
@@ -84,6 +91,7 @@ def test_seed_response_refuses_bytes_that_fit_no_reply(garbage: bytes) -> None:
         parse_seed_response(garbage)
 
 
+@pytest.mark.covers("replies/classify")
 @pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
 @given(payload=st.binary(max_size=100).map(lambda b: b.replace(b"\n", b"")))
 def test_reply_bodies_decode_to_what_was_sent(framing: Framing, payload: bytes) -> None:
@@ -95,6 +103,7 @@ def test_reply_bodies_decode_to_what_was_sent(framing: Framing, payload: bytes) 
     assert named == [Greeting(), Ack(payload), ServerError(ErrorReason.BUSY)]
 
 
+@pytest.mark.covers("replies/classify", "errors/err-reply")
 @given(st.binary(max_size=50))
 def test_an_ack_is_never_taken_for_an_error(payload: bytes) -> None:
     # Even a payload that itself starts with "ERR " stays an ack.
@@ -102,6 +111,7 @@ def test_an_ack_is_never_taken_for_an_error(payload: bytes) -> None:
     assert classify_body(body, model.GREETING) == Ack(b"ERR " + payload)
 
 
+@pytest.mark.covers("replies/classify")
 @pytest.mark.parametrize("body", [b"ERR unheard-of", b"hello", b""])
 def test_unknown_reply_bodies_are_protocol_errors(body: bytes) -> None:
     with pytest.raises(ProtocolError):

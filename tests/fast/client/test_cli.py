@@ -22,6 +22,7 @@ from tests.oracle.model import GREETING
 ACK = model.ACK_PREFIX
 
 
+@pytest.mark.covers("client/prints-as-sent", "client/exit-0")
 def test_seed_prints_exactly_what_the_tutorial_server_sent(server: RunningServer) -> None:
     done = run_cli(server.url("seed"), r"Ho\r\nfirst blood\r\n")
     assert done.returncode == 0, done.stderr
@@ -29,18 +30,21 @@ def test_seed_prints_exactly_what_the_tutorial_server_sent(server: RunningServer
     assert done.stderr == b""
 
 
+@pytest.mark.covers("client/connections")
 def test_line_sends_each_line_on_one_connection(server: RunningServer) -> None:
     done = run_cli(server.url("line"), r"one\ntwo", "三")
     assert done.returncode == 0, done.stderr
     assert done.stdout == GREETING + ACK + b"one\n" + ACK + b"two\n" + ACK + "三\n".encode()
 
 
+@pytest.mark.covers("client/prints-as-sent")
 def test_frame_prints_bodies_one_per_line(server: RunningServer) -> None:
     done = run_cli(server.url("frame"), r"\x00\x01", "two words")
     assert done.returncode == 0, done.stderr
     assert done.stdout == GREETING + ACK + b"\x00\x01\n" + ACK + b"two words\n"
 
 
+@pytest.mark.covers("client/json")
 @pytest.mark.parametrize("framing", list(Framing))
 def test_json_document_names_each_exchange(server: RunningServer, framing: Framing) -> None:
     done = run_cli("--json", "--repeat", "2", server.url(framing), "é!")
@@ -64,17 +68,20 @@ def test_messages_from_stdin_and_files_are_raw(server: RunningServer, tmp_path: 
     assert done.stdout == GREETING + ACK + b"stdin\\r body\n" + ACK + b"file \\n body\n"
 
 
+@pytest.mark.covers("client/connections")
 def test_repeat_on_seed_opens_a_connection_per_message(server: RunningServer) -> None:
     done = run_cli("--repeat", "3", server.url("seed"), "again")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (GREETING + ACK + b"again\n") * 3
 
 
+@pytest.mark.covers("client/no-message")
 def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
     done = run_cli(server.url("line"))
     assert (done.returncode, done.stdout) == (0, GREETING)
 
 
+@pytest.mark.covers("client/exit-2")
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -106,6 +113,7 @@ def assert_one_usage_line(stderr: bytes, prog: bytes | None = None) -> None:
     assert stderr.count(b"\n") == 1, stderr
 
 
+@pytest.mark.covers("client/escapes", "client/exit-2")
 @pytest.mark.parametrize(
     "message",
     [r"\xZZ", r"a\x4", r"\u12", r"\u12g4", r"\q", "trailing \\", r"\ud800", r"ok\n\xZZ"],
@@ -125,6 +133,7 @@ def test_an_invalid_escape_is_a_usage_error_and_nothing_is_sent(
     assert len(server.events("open")) == 1
 
 
+@pytest.mark.covers("client/one-line-errors")
 @pytest.mark.parametrize(
     ("url", "words"),
     [
@@ -151,6 +160,7 @@ def argv_bytes(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+@pytest.mark.covers("client/one-line-errors")
 @pytest.mark.parametrize(
     ("args", "shown"),
     [
@@ -182,12 +192,14 @@ def test_help_documents_every_exit_code() -> None:
         assert re.search(rb"\n +" + code + b"  ", done.stdout), code
 
 
+@pytest.mark.covers("client/exit-3")
 def test_nothing_listening_exits_3() -> None:
     done = run_cli(f"line://127.0.0.1:{free_port()}", "x")
     assert done.returncode == 3
     assert done.stderr.startswith(b"client: connect-failed: ")
 
 
+@pytest.mark.covers("client/exit-6")
 def test_server_error_exits_6_and_prints_the_err_line(server_factory: ServerFactory) -> None:
     small = server_factory("--max-message-bytes", "4", listen=["line"])
     done = run_cli(small.url("line"), "ok", "too long")
@@ -196,6 +208,7 @@ def test_server_error_exits_6_and_prints_the_err_line(server_factory: ServerFact
     assert b"too-large" in done.stderr
 
 
+@pytest.mark.covers("client/json", "client/exit-6")
 def test_server_error_in_json_names_the_reason(server_factory: ServerFactory) -> None:
     small = server_factory("--max-message-bytes", "4", listen=["frame"])
     done = run_cli("--json", small.url("frame"), "too long")
@@ -205,6 +218,7 @@ def test_server_error_in_json_names_the_reason(server_factory: ServerFactory) ->
     assert doc["connections"][0]["exchanges"] == [{"sent": "too long", "error": "too-large"}]
 
 
+@pytest.mark.covers("client/wait-ready")
 def test_wait_ready_outlasts_a_server_that_starts_late(server_factory: ServerFactory) -> None:
     """First a port proxy with no backend (accepts, closes), then nothing, then the server."""
     port = free_port()
@@ -218,11 +232,13 @@ def test_wait_ready_outlasts_a_server_that_starts_late(server_factory: ServerFac
     late.wait_for_event("close", messages="1")
 
 
+@pytest.mark.covers("client/wait-ready")
 def test_wait_ready_gives_up_with_connect_failed() -> None:
     done = run_cli("--wait-ready", "0.5", f"frame://127.0.0.1:{free_port()}", "x")
     assert done.returncode == 3
 
 
+@pytest.mark.covers("client/exit-6")
 def test_busy_instead_of_greeting_exits_6(server_factory: ServerFactory) -> None:
     full = server_factory("--max-connections", "1", "--overflow", "reject", listen=["seed"])
     with client.connect(full.url("seed"), timeout=5) as holder:

@@ -84,6 +84,7 @@ def test_async_fragmented_frame_is_one_message(server: RunningServer) -> None:
     assert asyncio.run(talk()) == [Ack(b"in pieces")]
 
 
+@pytest.mark.covers("line/half-close")
 @pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
 def test_half_close_still_gets_every_answer_then_eof(
     server: RunningServer, framing: Framing

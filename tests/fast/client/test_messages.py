@@ -13,6 +13,7 @@ from socket_harness.client.messages import gather, split_for, unescape
 from socket_harness.protocol import Framing
 
 
+@pytest.mark.covers("client/escapes")
 @pytest.mark.parametrize(
     ("argument", "expected"),
     [
@@ -31,6 +32,7 @@ def test_unescape_resolves_escapes_and_keeps_utf8(argument: str, expected: bytes
     assert unescape(argument) == expected
 
 
+@pytest.mark.covers("client/escapes")
 @pytest.mark.parametrize(
     ("argument", "shown"),
     [

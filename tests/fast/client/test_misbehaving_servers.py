@@ -45,6 +45,7 @@ def test_never_greeting_server_times_out_async() -> None:
         asyncio.run(talk(peer.url("line")))
 
 
+@pytest.mark.covers("client/exit-4")
 def test_cli_against_a_never_greeting_server_exits_4() -> None:
     with ScriptedPeer(never_greets) as peer:
         done = run_cli(peer.url("seed"), "hello", "--timeout", "0.3", timeout=10)
@@ -65,6 +66,7 @@ def test_tutorial_server_without_answer_is_closed_early(framing: Framing) -> Non
         conn.exchange(b"Ho first blood")
 
 
+@pytest.mark.covers("client/exit-5")
 def test_cli_against_a_tutorial_server_without_answer_exits_5_plainly() -> None:
     with ScriptedPeer(tutorial_without_answer("seed")) as peer:
         done = run_cli(peer.url("seed"), r"Ho\r\nfirst blood\r\n", timeout=10)
@@ -83,6 +85,7 @@ def test_garbage_is_unexpected_bytes(framing: Framing) -> None:
     assert time.monotonic() - started < 3  # caught without waiting for a close
 
 
+@pytest.mark.covers("client/exit-7")
 def test_cli_against_garbage_exits_7() -> None:
     with ScriptedPeer(sends_garbage) as peer:
         done = run_cli("--json", peer.url("line"), "hi", timeout=10)

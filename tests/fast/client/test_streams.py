@@ -69,6 +69,7 @@ def invocations(server: RunningServer) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.covers("client/exit-141")
 @pytest.mark.parametrize("name", ["plain", "json", "load-json", "load-text", "help"])
 def test_stdout_whose_reader_is_gone_ends_quietly_with_141(
     server: RunningServer, name: str
@@ -97,6 +98,7 @@ def greets_then_acks_when(gate: threading.Event) -> ScriptedPeer:
     return ScriptedPeer(script)
 
 
+@pytest.mark.covers("client/exit-141")
 @pytest.mark.parametrize("as_json", [False, True])
 def test_stdout_broken_after_the_greeting_ends_quietly_with_141(as_json: bool) -> None:
     """The reader takes the greeting, then goes away; the answer comes after that."""
@@ -124,6 +126,7 @@ def test_stdout_broken_after_the_greeting_ends_quietly_with_141(as_json: bool) -
     assert err == b""
 
 
+@pytest.mark.covers("client/exit-8")
 @pytest.mark.parametrize("name", ["plain", "load-text"])
 def test_stdout_closed_at_start_is_one_line_and_exit_8_before_any_connection(
     server_factory: ServerFactory, name: str
@@ -140,6 +143,7 @@ def test_stdout_closed_at_start_is_one_line_and_exit_8_before_any_connection(
     assert len(server.events("open")) == 1
 
 
+@pytest.mark.covers("client/exit-8")
 @pytest.mark.parametrize("name", ["plain", "json", "load-json"])
 def test_stdout_that_fails_otherwise_is_one_line_and_exit_8(
     server: RunningServer, name: str
@@ -152,6 +156,7 @@ def test_stdout_that_fails_otherwise_is_one_line_and_exit_8(
     )
 
 
+@pytest.mark.covers("client/stderr-closed")
 def test_closed_or_broken_stderr_keeps_the_exit_code() -> None:
     """The error line is lost; exit 3 (could not connect) is not."""
     args = [f"line://127.0.0.1:{free_port()}", "x"]

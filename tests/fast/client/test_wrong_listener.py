@@ -28,6 +28,7 @@ SEED_OR_LINE_GREETING = b"the first bytes look like the greeting of a seed:// or
 FRAME_LISTENER_GREETING = b"the first bytes look like the greeting of a frame:// listener"
 
 
+@pytest.mark.covers("client/wrong-listener")
 @pytest.mark.parametrize(
     ("ours", "theirs", "words"),
     [
@@ -48,6 +49,7 @@ def test_another_framings_greeting_is_named(
     assert done.stderr.count(b"\n") == 1
 
 
+@pytest.mark.covers("client/wrong-listener")
 def test_seed_client_at_a_line_listener_names_the_open_connection(server: RunningServer) -> None:
     """The line listener answers a line and keeps the connection open; seed waits for a close."""
     url = f"seed://127.0.0.1:{server.endpoint('line').port}"
@@ -61,6 +63,7 @@ def test_seed_client_at_a_line_listener_names_the_open_connection(server: Runnin
     )
 
 
+@pytest.mark.covers("client/wrong-listener")
 def test_seed_client_at_a_line_listener_without_a_newline(server: RunningServer) -> None:
     url = f"seed://127.0.0.1:{server.endpoint('line').port}"
     done = run_cli(url, "hello", "--timeout", "0.5")
@@ -72,6 +75,7 @@ def test_seed_client_at_a_line_listener_without_a_newline(server: RunningServer)
     )
 
 
+@pytest.mark.covers("client/wrong-listener")
 def test_line_client_at_a_seed_listener_names_the_seed_answer(server: RunningServer) -> None:
     """A seed listener answers once, what it read plus a newline: an empty line follows."""
     url = f"line://127.0.0.1:{server.endpoint('seed').port}"
@@ -152,6 +156,7 @@ def greets_then_silent_from_connection(number: int) -> ScriptedPeer:
     return ScriptedPeer(script)
 
 
+@pytest.mark.covers("client/timeout-names")
 @pytest.mark.parametrize("framing", list(Framing))
 def test_timeout_before_the_greeting_names_the_greeting(framing: Framing) -> None:
     with ScriptedPeer(never_greets) as peer:
@@ -177,6 +182,7 @@ def test_library_timeout_names_the_greeting_sync_and_async() -> None:
         assert str(caught.value) == "waited 0.3s for the greeting"
 
 
+@pytest.mark.covers("client/timeout-names")
 def test_timeout_after_an_answer_names_the_next_message() -> None:
     with answers_lines(1) as peer:
         done = run_cli(peer.url("line"), "one", "two", "--timeout", "0.3")
@@ -185,6 +191,7 @@ def test_timeout_after_an_answer_names_the_next_message() -> None:
     assert done.stderr == b"client: timeout: waited 0.3s for the answer to message 2\n"
 
 
+@pytest.mark.covers("client/timeout-names")
 def test_seed_timeout_numbers_the_message_over_its_connections() -> None:
     """seed:// opens a connection per message; the second one's answer never comes."""
     with greets_then_silent_from_connection(2) as peer:

@@ -33,6 +33,7 @@ def run_module(
     )
 
 
+@pytest.mark.covers("server/help")
 def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
     result = run_module("socket_harness.server", "--help")
     assert result.returncode == 0
@@ -51,6 +52,7 @@ def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
         assert needle in text
 
 
+@pytest.mark.covers("server/exit-2")
 @pytest.mark.parametrize(
     ("args", "env", "complaint"),
     [
@@ -70,6 +72,7 @@ def test_usage_errors_exit_2_and_say_what_is_wrong(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.covers("server/exit-1")
 def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     server_factory: ServerFactory,
 ) -> None:
@@ -85,6 +88,7 @@ def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     )
 
 
+@pytest.mark.covers("server/exit-1")
 def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     server_factory: ServerFactory,
 ) -> None:
@@ -102,6 +106,7 @@ def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     assert "[Errno 98]" in line
 
 
+@pytest.mark.covers("server/exit-1")
 def test_uvloop_asked_for_but_missing_exits_1_with_one_line_on_stderr() -> None:
     # -S: no site-packages, so uvloop is really not importable; the server needs none.
     result = run_module(
@@ -114,6 +119,7 @@ def test_uvloop_asked_for_but_missing_exits_1_with_one_line_on_stderr() -> None:
     )
 
 
+@pytest.mark.covers("server/listen")
 def test_environment_variables_configure_the_server(server_factory: ServerFactory) -> None:
     server = server_factory(
         listen=[],
@@ -135,6 +141,7 @@ def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     return run_module("socket_harness.server.probe", "--timeout", "1", *args, env=env)
 
 
+@pytest.mark.covers("server/probe", "server/health-answer", "server/health")
 def test_probe_is_healthy_and_leaves_no_trace_in_the_log(server_factory: ServerFactory) -> None:
     server = server_factory(listen=["line"])
     assert server.health is not None
@@ -154,6 +161,7 @@ def test_probe_is_healthy_and_leaves_no_trace_in_the_log(server_factory: ServerF
     assert server.events("summary")[0]["connections"] == "1"  # probes are not sessions
 
 
+@pytest.mark.covers("server/probe")
 def test_probe_is_unhealthy_when_nothing_answers() -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
@@ -164,6 +172,7 @@ def test_probe_is_unhealthy_when_nothing_answers() -> None:
     assert probe(env={"SERVER_HEALTH": ""}).returncode == 1
 
 
+@pytest.mark.covers("server/probe", "server/health-answer")
 def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
     server_factory: ServerFactory,
 ) -> None:
@@ -179,6 +188,7 @@ def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
     assert probe(f"{host}:{port}").returncode == 0
 
 
+@pytest.mark.covers("server/health")
 def test_health_can_be_disabled(server_factory: ServerFactory) -> None:
     server = server_factory("--health", "", listen=["line"])
     assert server.health is None

@@ -21,6 +21,7 @@ def server(server_factory: ServerFactory) -> RunningServer:
     return server_factory()
 
 
+@pytest.mark.covers("seed/no-wait-for-eof", "proto/greeting")
 def test_seed_answers_the_tutorial_client_byte_for_byte(server: RunningServer) -> None:
     # The tutorial's PHP client: one write, no half-close, then read until EOF.
     with Peer(server.endpoint("seed")) as peer:
@@ -34,6 +35,7 @@ def test_seed_answers_the_tutorial_client_byte_for_byte(server: RunningServer) -
     assert close["bytes_in"] == str(len(b"Ho\r\nfirst blood\r\n"))
 
 
+@pytest.mark.covers("seed/one-read-8192", "seed/rest-ignored")
 def test_seed_reads_once_at_most_8192_bytes(server: RunningServer) -> None:
     # 4 MiB still arriving after the one read: the answer must not be reset away.
     payload = bytes(range(256)) * 16384
@@ -49,6 +51,7 @@ def test_seed_reads_once_at_most_8192_bytes(server: RunningServer) -> None:
     )
 
 
+@pytest.mark.covers("seed/one-read-8192", "seed/rest-ignored")
 @pytest.mark.parametrize("size", [8191, 8192, 8193, 16384, 65536])
 def test_seed_answers_exactly_8192_bytes_of_what_was_queued(
     server: RunningServer, size: int
@@ -67,6 +70,7 @@ def test_seed_answers_exactly_8192_bytes_of_what_was_queued(
     assert answer == expected, first_difference(expected, answer)
 
 
+@pytest.mark.covers("seed/one-read-8192")
 @pytest.mark.parametrize("size", [8193, 16384, 65483])
 def test_seed_takes_8192_bytes_of_one_loopback_segment(server: RunningServer, size: int) -> None:
     # One write of up to 65483 bytes is one segment on loopback: the server's one
@@ -85,6 +89,7 @@ def address(server: RunningServer, framing: str) -> tuple[str, int]:
     return endpoint.host, endpoint.port
 
 
+@pytest.mark.covers("seed/close-before-sending")
 def test_seed_peer_that_closes_before_sending_gets_nothing_more(server: RunningServer) -> None:
     with Peer(server.endpoint("seed")) as peer:
         peer.expect_greeting()
@@ -95,6 +100,7 @@ def test_seed_peer_that_closes_before_sending_gets_nothing_more(server: RunningS
     assert not server.events("error")
 
 
+@pytest.mark.covers("line/pipelined-in-order")
 def test_line_answers_each_message_in_order(server: RunningServer) -> None:
     messages = [b"hello", b"", b"with\rcarriage return", "中文".encode(), bytes(range(10))]
     with Peer(server.endpoint("line")) as peer:
@@ -104,6 +110,7 @@ def test_line_answers_each_message_in_order(server: RunningServer) -> None:
             assert peer.read_line() == ACK_PREFIX + body + b"\n"
 
 
+@pytest.mark.covers("line/message-body")
 def test_line_keeps_a_carriage_return_before_the_newline(server: RunningServer) -> None:
     # docs/protocol.md: any byte but `\n` is body, `\r` included (no CRLF stripping).
     with Peer(server.endpoint("line")) as peer:
@@ -116,6 +123,7 @@ def test_line_keeps_a_carriage_return_before_the_newline(server: RunningServer) 
         )
 
 
+@pytest.mark.covers("line/pipelined-in-order")
 def test_line_pipelined_messages_are_answered_in_order(server: RunningServer) -> None:
     bodies = [f"message {i}".encode() for i in range(2000)]
     with Peer(server.endpoint("line")) as peer:
@@ -125,6 +133,7 @@ def test_line_pipelined_messages_are_answered_in_order(server: RunningServer) ->
     assert answers == [ACK_PREFIX + body + b"\n" for body in bodies]
 
 
+@pytest.mark.covers("line/half-close")
 def test_line_half_close_still_gets_every_answer_then_eof(server: RunningServer) -> None:
     with Peer(server.endpoint("line")) as peer:
         peer.expect_greeting()
@@ -136,6 +145,7 @@ def test_line_half_close_still_gets_every_answer_then_eof(server: RunningServer)
     assert server.wait_for_event("close")["reason"] == "peer-closed"
 
 
+@pytest.mark.covers("frame/length-prefix")
 def test_frame_answers_binary_and_empty_bodies(server: RunningServer) -> None:
     bodies = [b"abc", b"", bytes(range(256)), b"\x00\n\r\xff" * 1000]
     with Peer(server.endpoint("frame")) as peer:
@@ -146,6 +156,7 @@ def test_frame_answers_binary_and_empty_bodies(server: RunningServer) -> None:
             assert peer.read_raw_reply() == struct.pack(">I", len(answer)) + answer
 
 
+@pytest.mark.covers("frame/length-prefix")
 def test_frame_split_into_single_bytes_decodes_the_same(server: RunningServer) -> None:
     bodies = [b"first", b"", b"third"]
     wire = b"".join(struct.pack(">I", len(body)) + body for body in bodies)
@@ -157,6 +168,7 @@ def test_frame_split_into_single_bytes_decodes_the_same(server: RunningServer) -
             assert peer.read_raw_reply() == model.ack("frame", body)
 
 
+@pytest.mark.covers("server/log-summary")
 def test_summary_counts_what_was_served(server: RunningServer) -> None:
     with Peer(server.endpoint("line")) as peer:
         peer.expect_greeting()
@@ -174,6 +186,7 @@ def test_summary_counts_what_was_served(server: RunningServer) -> None:
     assert summary["exit_code"] == "0"
 
 
+@pytest.mark.covers("server/log-format")
 def test_json_log_format_has_the_same_events(server_factory: ServerFactory) -> None:
     server = server_factory("--log-format", "json", listen=["line"])
     with Peer(server.endpoint("line")) as peer:
@@ -186,6 +199,7 @@ def test_json_log_format_has_the_same_events(server_factory: ServerFactory) -> N
     assert all({"ts", "level", "event"} <= record.keys() for record in records)
 
 
+@pytest.mark.covers("server/loop", "server/listen")
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_every_event_loop_serves_every_framing(server_factory: ServerFactory, loop: str) -> None:
     if loop == "uvloop":

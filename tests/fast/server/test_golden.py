@@ -54,6 +54,20 @@ def server_for(
     return servers[row.options]
 
 
+@pytest.mark.covers(
+    "golden/exchanges",
+    "proto/greeting",
+    "errors/err-reply",
+    "line/message-body",
+    "line/partial-at-eof",
+    "frame/length-prefix",
+    "limits/exact-bound",
+    "seed/no-wait-for-eof",
+    "seed/rest-ignored",
+    "errors/too-large",
+    "errors/busy",
+    "errors/idle-timeout",
+)
 @pytest.mark.parametrize("row", EXCHANGES, ids=[row.id for row in EXCHANGES])
 def test_golden_exchange(
     servers: dict[tuple[tuple[str, str], ...], ProcessUnderTest], row: GoldenExchange
@@ -61,6 +75,7 @@ def test_golden_exchange(
     check(server_for(servers, row), row)
 
 
+@pytest.mark.covers("golden/exchanges", "errors/shutting-down", "server/shutdown-drain")
 @pytest.mark.parametrize("how", SIGNALS)
 def test_golden_exchanges_of_a_signal(server_factory: ServerFactory, how: str) -> None:
     rows = [row for row in ROWS if row.how == how]

@@ -23,6 +23,7 @@ UNANSWERED_CONNECT = 0.3
 SILENCE = 0.3
 
 
+@pytest.mark.covers("server/max-connections", "server/overflow-pause-backlog")
 def test_pause_holds_the_next_connection_until_a_slot_frees_across_listeners(
     server_factory: ServerFactory,
 ) -> None:
@@ -37,6 +38,7 @@ def test_pause_holds_the_next_connection_until_a_slot_frees_across_listeners(
         waiting.expect_answer(b"now")
 
 
+@pytest.mark.covers("server/max-connections")
 def test_a_burst_never_has_more_than_max_connections_open(server_factory: ServerFactory) -> None:
     limit, clients = 3, 12
     server = server_factory("--max-connections", str(limit), "--backlog", "64", listen=["line"])
@@ -63,6 +65,7 @@ def health_answer(server: RunningServer) -> bytes:
         return sock.recv(4096)
 
 
+@pytest.mark.covers("errors/busy", "server/overflow-reject")
 @pytest.mark.parametrize("framing", ["seed", "line", "frame"])
 def test_reject_sends_err_busy_instead_of_the_greeting(
     server_factory: ServerFactory, framing: str
@@ -94,6 +97,7 @@ def accept_queue_depth(port: int) -> int:
     raise AssertionError(f"no listening socket on 127.0.0.1:{port}")
 
 
+@pytest.mark.covers("server/backlog", "server/overflow-pause-backlog")
 @pytest.mark.parametrize(
     ("backlog", "loop"), [(0, "asyncio"), (2, "asyncio"), (4, "asyncio"), (2, "uvloop")]
 )
@@ -141,6 +145,7 @@ def test_backlog_queues_exactly_backlog_plus_one_then_serves_them_in_order(
     assert opened[1:] == [f"127.0.0.1:{port}" for port in ports]
 
 
+@pytest.mark.covers("server/max-sessions", "server/exit-0")
 def test_max_sessions_exits_zero_after_serving_n_and_refuses_more(
     server_factory: ServerFactory,
 ) -> None:
@@ -156,6 +161,7 @@ def test_max_sessions_exits_zero_after_serving_n_and_refuses_more(
     assert server.events("summary")[0]["connections"] == "2"
 
 
+@pytest.mark.covers("limits/exact-bound", "errors/too-large", "server/max-message-bytes")
 @pytest.mark.parametrize("framing", ["seed", "line", "frame"])
 def test_too_large_is_enforced_exactly_at_the_bound(
     server_factory: ServerFactory, framing: str
@@ -175,6 +181,7 @@ def test_too_large_is_enforced_exactly_at_the_bound(
     assert server.wait_for_event("close", reason="too-large")
 
 
+@pytest.mark.covers("errors/too-large")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 def test_messages_before_an_oversize_one_are_answered_first(
     server_factory: ServerFactory, framing: str
@@ -186,6 +193,7 @@ def test_messages_before_an_oversize_one_are_answered_first(
         assert peer.read_to_eof() == model.ack(framing, b"fine") + model.error(framing, "too-large")
 
 
+@pytest.mark.covers("errors/too-large")
 def test_frame_header_announcing_too_much_is_refused_before_the_body(
     server_factory: ServerFactory,
 ) -> None:
@@ -196,6 +204,7 @@ def test_frame_header_announcing_too_much_is_refused_before_the_body(
         assert peer.read_to_eof() == model.error("frame", "too-large")
 
 
+@pytest.mark.covers("errors/idle-timeout", "server/idle-timeout")
 @pytest.mark.parametrize("framing", ["seed", "line", "frame"])
 def test_idle_peer_gets_err_idle_timeout_and_is_closed(
     server_factory: ServerFactory, framing: str
@@ -209,6 +218,7 @@ def test_idle_peer_gets_err_idle_timeout_and_is_closed(
     assert server.wait_for_event("close")["reason"] == "idle-timeout"
 
 
+@pytest.mark.covers("server/idle-timeout")
 def test_received_data_keeps_a_peer_from_idling_out(server_factory: ServerFactory) -> None:
     server = server_factory("--idle-timeout", "0.3", listen=["line"])
     sent = 0
@@ -224,6 +234,7 @@ def test_received_data_keeps_a_peer_from_idling_out(server_factory: ServerFactor
     assert not server.events("error")
 
 
+@pytest.mark.covers("server/idle-timeout")
 def test_idle_timeout_zero_disables_it(server_factory: ServerFactory) -> None:
     server = server_factory("--idle-timeout", "0", listen=[Framing.LINE.value])
     with Peer(server.endpoint("line")) as peer:
@@ -233,6 +244,7 @@ def test_idle_timeout_zero_disables_it(server_factory: ServerFactory) -> None:
         assert peer.read_line() == ACK_PREFIX + b"still here\n"
 
 
+@pytest.mark.covers("errors/lingering-close", "server/lingering-close")
 @pytest.mark.parametrize("framing", ["line", "frame"])
 def test_too_large_reply_survives_a_peer_that_keeps_sending(
     server_factory: ServerFactory, framing: str
@@ -249,6 +261,7 @@ def test_too_large_reply_survives_a_peer_that_keeps_sending(
     assert server.wait_for_event("close", reason="too-large")
 
 
+@pytest.mark.covers("server/out-of-fds")
 def test_out_of_file_descriptors_it_logs_backs_off_and_serves_the_queued_client_later(
     server_factory: ServerFactory,
 ) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import ServerFactory
 
 
+@pytest.mark.covers("server/log-level")
 def test_warning_level_leaves_out_open_and_close(server_factory: ServerFactory) -> None:
     server = server_factory("--log-level", "warning", "--max-message-bytes", "4", listen=["line"])
     with Peer(server.endpoint("line")) as peer:

@@ -18,6 +18,7 @@ def still_serves(server: RunningServer, framing: str) -> None:
         peer.expect_answer(b"still there?")
 
 
+@pytest.mark.covers("server/peer-misbehaviour")
 @pytest.mark.parametrize("framing", ["seed", "line", "frame"])
 def test_reset_mid_message_is_logged_and_serving_goes_on(
     server_factory: ServerFactory, framing: str
@@ -38,6 +39,7 @@ def test_reset_mid_message_is_logged_and_serving_goes_on(
     assert "Traceback" not in "\n".join(server.log_lines())
 
 
+@pytest.mark.covers("server/peer-misbehaviour")
 def test_reset_while_answers_are_queued_is_a_reset(server_factory: ServerFactory) -> None:
     server = server_factory("--send-buffer-bytes", "65536", listen=["line"])
     peer = Peer(server.endpoint("line"))
@@ -51,6 +53,7 @@ def test_reset_while_answers_are_queued_is_a_reset(server_factory: ServerFactory
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/peer-misbehaviour", "seed/close-before-sending")
 @pytest.mark.parametrize("framing", ["seed", "line", "frame"])
 def test_close_right_after_connect_is_a_plain_close(
     server_factory: ServerFactory, framing: str
@@ -67,6 +70,7 @@ def test_close_right_after_connect_is_a_plain_close(
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/peer-misbehaviour")
 def test_garbage_on_line_is_just_messages(server_factory: ServerFactory) -> None:
     server = server_factory(listen=["line"])
     garbage = bytes(range(256)).replace(b"\n", b"") * 4
@@ -76,6 +80,7 @@ def test_garbage_on_line_is_just_messages(server_factory: ServerFactory) -> None
         assert peer.read_line() == ACK_PREFIX + garbage + b"\n"
 
 
+@pytest.mark.covers("server/backpressure")
 def test_never_reading_peer_is_paused_and_server_memory_stays_bounded(
     server_factory: ServerFactory,
 ) -> None:
@@ -102,6 +107,7 @@ def test_never_reading_peer_is_paused_and_server_memory_stays_bounded(
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/idle-timeout", "server/peer-misbehaviour")
 def test_peer_that_neither_reads_nor_sends_is_dropped_after_the_idle_timeout(
     server_factory: ServerFactory,
 ) -> None:

@@ -74,6 +74,7 @@ def whole(framing: str, *bodies: bytes) -> Case:
     return framing, list(bodies), [b"".join(model.message(framing, b) for b in bodies)]
 
 
+@pytest.mark.covers("line/pipelined-in-order", "frame/pipelined-in-order")
 @SHARED
 @given(case=pipelined())
 @example(case=whole("line", b"a\r"))
@@ -98,6 +99,7 @@ def test_pipelined_messages_cut_anywhere_are_answered_as_the_model_says(
     assert_exchange(model.exchange(framing, stream, LIMIT), got)
 
 
+@pytest.mark.covers("line/message-body", "frame/length-prefix")
 @SHARED
 @given(framing=st.sampled_from(model.FRAMINGS), garbage=payloads(2 * LIMIT, bounds=BOUNDS))
 @example(framing="line", garbage=b"x" * LIMIT + b"\r\n")
@@ -130,6 +132,7 @@ def queued_write(server: RunningServer, peer: WirePeer, data: bytes) -> None:
         server.signal(signal.SIGCONT)
 
 
+@pytest.mark.covers("seed/one-read-8192", "seed/rest-ignored")
 @SHARED
 @given(payload=payloads(4 * 8192, bounds=(8192, 2 * 8192)).filter(bool), chunks=chunk_plans)
 @example(payload=b"x" * 8192 + b"y", chunks=[])

@@ -32,6 +32,7 @@ def wait_until_received(server: RunningServer, peer: Peer) -> None:
     server.wait_for_log(lambda line: f"peer=127.0.0.1:{probe.local_port}" in line)
 
 
+@pytest.mark.covers("server/shutdown-drain", "errors/shutting-down")
 @pytest.mark.parametrize(
     ("sig", "loop"),
     [(signal.SIGTERM, "asyncio"), (signal.SIGINT, "asyncio"), (signal.SIGTERM, "uvloop")],
@@ -71,6 +72,7 @@ def test_signal_drains_in_flight_answers_idle_ones_and_refuses_new_connects(
         peer.close()
 
 
+@pytest.mark.covers("server/drain-timeout", "server/exit-3")
 def test_drain_timeout_aborts_what_is_left_and_exits_3(server_factory: ServerFactory) -> None:
     server = server_factory("--drain-timeout", "0.5", listen=["frame"])
     with Peer(server.endpoint("frame")) as stuck:
@@ -92,6 +94,7 @@ def test_drain_timeout_aborts_what_is_left_and_exits_3(server_factory: ServerFac
     )
 
 
+@pytest.mark.covers("server/second-signal", "server/exit-3")
 def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
     server = server_factory("--drain-timeout", "60", listen=["line"])
     with Peer(server.endpoint("line")) as stuck:
@@ -106,6 +109,7 @@ def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
     assert server.events("drain")[0]["result"] == "aborted"
 
 
+@pytest.mark.covers("server/exit-0", "server/shutdown-drain")
 def test_signal_with_no_connections_exits_0_at_once(server_factory: ServerFactory) -> None:
     server = server_factory()
     server.signal(signal.SIGTERM)

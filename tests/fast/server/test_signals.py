@@ -78,6 +78,7 @@ def assert_stopped_before_ready(events: list[dict[str, str]], sig: signal.Signal
     assert last["exit_code"] == str(EXIT_BEFORE_READY[sig])
 
 
+@pytest.mark.covers("server/blocked-signals")
 @SIGNALS
 @AS_PID1
 def test_a_signal_sent_before_the_first_instruction_is_not_lost(
@@ -91,6 +92,7 @@ def test_a_signal_sent_before_the_first_instruction_is_not_lost(
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/signal-before-ready", "server/exit-128-plus-n", "server/pid1-signals")
 @SIGNALS
 @AS_PID1
 def test_a_signal_from_the_first_instruction_on_stops_it_before_ready(
@@ -105,6 +107,7 @@ def test_a_signal_from_the_first_instruction_on_stops_it_before_ready(
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/signal-before-ready", "server/exit-128-plus-n")
 @SIGNALS
 @AS_PID1
 def test_a_signal_while_it_opens_its_listeners_stops_it_before_ready(
@@ -127,6 +130,7 @@ def test_a_signal_while_it_opens_its_listeners_stops_it_before_ready(
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/pid1-signals", "server/second-signal")
 @SIGNALS
 def test_as_pid1_a_signal_drains_and_a_second_one_aborts(
     server_factory: ServerFactory, sig: signal.Signals
@@ -154,6 +158,7 @@ def test_as_pid1_a_signal_drains_and_a_second_one_aborts(
 ROOM_BEFORE_SUMMARY = 220
 
 
+@pytest.mark.covers("server/signal-after-exit-decided")
 @pytest.mark.parametrize(
     ("sig", "pid1", "loop"),
     [

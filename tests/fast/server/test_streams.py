@@ -34,6 +34,7 @@ def exchange(peer: Peer) -> None:
     peer.expect_answer(b"still served")
 
 
+@pytest.mark.covers("server/streams-closed-at-start")
 def test_stdout_closed_at_start_the_log_is_on_stderr(server_factory: ServerFactory) -> None:
     server = server_factory(listen=["line"], launcher=closing(">&-"), log_on="stderr")
     first = server.events()[0]
@@ -48,6 +49,7 @@ def test_stdout_closed_at_start_the_log_is_on_stderr(server_factory: ServerFacto
     assert "Traceback" not in server.stderr_text()
 
 
+@pytest.mark.covers("server/streams-closed-at-start")
 @pytest.mark.parametrize(("stream", "fd"), [("<&-", 0), ("2>&-", 2)], ids=["stdin", "stderr"])
 def test_stdin_or_stderr_closed_at_start_changes_nothing(
     server_factory: ServerFactory, stream: str, fd: int
@@ -62,6 +64,7 @@ def test_stdin_or_stderr_closed_at_start_changes_nothing(
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/no-log-stream", "server/exit-4")
 def test_stdout_and_stderr_closed_at_start_exits_4(server_factory: ServerFactory) -> None:
     server = server_factory(listen=["line"], launcher=closing(">&-", "2>&-"), ready=False)
     assert server.wait(timeout=TIMEOUT) == EXIT_NO_LOG
@@ -72,6 +75,7 @@ def test_stdout_and_stderr_closed_at_start_exits_4(server_factory: ServerFactory
 BUFFERING = pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
 
 
+@pytest.mark.covers("server/stdout-broken")
 @BUFFERING
 @pytest.mark.parametrize("moment", ["starting", "serving"])
 def test_a_reader_that_exits_moves_the_log_to_stderr_and_serving_goes_on(
@@ -120,6 +124,7 @@ def test_a_reader_that_exits_moves_the_log_to_stderr_and_serving_goes_on(
     assert "Traceback" not in server.stderr_text()
 
 
+@pytest.mark.covers("server/no-log-stream", "server/exit-4")
 @BUFFERING
 @pytest.mark.parametrize("stderr", ["closed at start", "broken later"])
 def test_with_no_stream_left_it_stops_as_on_sigterm_and_exits_4(
@@ -153,6 +158,7 @@ def test_with_no_stream_left_it_stops_as_on_sigterm_and_exits_4(
         error.close()
 
 
+@pytest.mark.covers("server/help-reader-gone")
 def test_help_for_a_reader_that_is_gone_exits_0_quietly() -> None:
     stdout = HeldPipe()
     stdout.close_read_end()  # broken before the first byte
