@@ -40,13 +40,16 @@ PROMISE = re.compile(
     r"<!--\s*promise:\s*(?P<id>[a-z0-9][a-z0-9/_.-]*)(?:\s+tiers=(?P<tiers>[a-z,]+))?\s*-->"
 )
 ANY_COMMENT = re.compile(r"<!--.*?-->")
+INLINE_CODE = re.compile(r"`[^`]*`")
 CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
 MAX_TEXT = 220
 
 
 @dataclass(frozen=True)
 class Promise:
-    """One documented promise: its id, where it is (`file:line`), what it says.
+    """One documented promise: its id, where it is (`file § section`), what it says.
+
+    The section, not a line number: the map must not change with every edit above it.
 
     `tiers` is the tiers that must each have a test: () for "at least one, any tier".
     """
@@ -93,10 +96,21 @@ def promises_in(path: Path, name: str) -> list[Promise]:
     """
     lines = path.read_text(encoding="utf-8").splitlines()
     found: list[Promise] = []
+    section = ""
     index = 0
     while index < len(lines):
         line = lines[index]
         if not line.strip():
+            index += 1
+            continue
+        if line.lstrip().startswith("```"):  # a code block: no promise, no heading
+            index += 1
+            while index < len(lines) and not lines[index].lstrip().startswith("```"):
+                index += 1
+            index += 1
+            continue
+        if line.startswith("#"):
+            section = line.lstrip("#").strip().replace("`", "")
             index += 1
             continue
         if line.lstrip().startswith("|"):  # a table row is a block of its own
@@ -111,20 +125,23 @@ def promises_in(path: Path, name: str) -> list[Promise]:
                 block.append(lines[index])
                 index += 1
         text = "\n".join(block)
+        # inline code may show a promise comment as an example: blanked for the search
+        searched = INLINE_CODE.sub(lambda code: " " * len(code[0]), text)
         start = 0
-        for match in PROMISE.finditer(text):
+        for match in PROMISE.finditer(searched):
             tiers = tuple(match["tiers"].split(",")) if match["tiers"] else ()
             if any(tier not in TIERS for tier in tiers):
                 raise ValueError(f"{name}: promise {match['id']}: unknown tier in {tiers}")
-            lineno = first + text.count("\n", 0, match.start()) + 1
             if block[0].lstrip().startswith("|"):
                 said = _row_text(block[0], match.start())
             else:
                 # the text since the block's start or the previous promise in it
                 said = _plain(text[start : match.start()]).removeprefix("- ")
-            found.append(Promise(match["id"], f"{name}:{lineno}", _shorten(said), tiers))
+            found.append(Promise(match["id"], f"{name} § {section}", _shorten(said), tiers))
             start = match.end()
-        if "promise:" in ANY_COMMENT.sub(lambda m: "" if PROMISE.fullmatch(m[0]) else m[0], text):
+        if "promise:" in ANY_COMMENT.sub(
+            lambda m: "" if PROMISE.fullmatch(m[0]) else m[0], searched
+        ):
             raise ValueError(f"{name}:{first + 1}: a promise comment that does not parse")
     return found
 

@@ -82,14 +82,14 @@ def test_a_promise_comment_that_does_not_parse_is_an_error(tmp_path: Path) -> No
 def test_a_promise_names_its_sentence_or_row(tmp_path: Path) -> None:
     doc = tmp_path / "doc.md"
     doc.write_text(
-        "Intro.\n\nIt reads once. <!-- promise: a/one --> It closes\n"
+        "# Top\n\nIntro.\n\n## Part\n\nIt reads once. <!-- promise: a/one --> It closes\n"
         "after. <!-- promise: a/two -->\n\n"
         "| `x\\|y` | 1 | <!-- promise: a/row tiers=fast,container --> |\n",
         encoding="utf-8",
     )
     found = promises.promises_in(doc, "doc.md")
     assert [(p.id, p.where, p.text, p.tiers) for p in found] == [
-        ("a/one", "doc.md:3", "It reads once.", ()),
-        ("a/two", "doc.md:4", "It closes after.", ()),
-        ("a/row", "doc.md:6", "`x|y` — 1", ("fast", "container")),
+        ("a/one", "doc.md § Part", "It reads once.", ()),
+        ("a/two", "doc.md § Part", "It closes after.", ()),
+        ("a/row", "doc.md § Part", "`x|y` — 1", ("fast", "container")),
     ]
