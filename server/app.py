@@ -16,7 +16,7 @@ from .connection import Connection, Settings
 from .health import start_health
 from .limits import Admission
 from .listener import Listener, format_address
-from .logs import EventLog
+from .logs import EventLog, route_asyncio_logs
 from .stats import Stats
 
 EXIT_OK = 0
@@ -237,6 +237,7 @@ def _loop_factory(choice: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)  # a usage error exits 2 here
     log = EventLog(config.log_format, level=config.log_level)
+    route_asyncio_logs(log)
     try:
         loop_factory, loop_name = _loop_factory(config.loop)
     except ImportError as exc:
