@@ -23,6 +23,7 @@ from tests.containers.conftest import StartServer
 from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer, bridge_ip
 from tests.harness.images import base_image
 from tests.harness.labels import harness_labels
+from tests.harness.tcp import wait_for_server_close
 from tests.harness.waiting import wait_until
 
 IO_TIMEOUT = 5.0
@@ -187,6 +188,18 @@ def test_health_probes_never_count_as_sessions(start_server: StartServer) -> Non
     expected = codec.greeting + codec.encode_ack(b"the only one")
     assert exchange(server.url(Framing.SEED), b"the only one", expected) == expected
     assert server.wait_exit(timeout=10) == 0
+
+
+def test_an_http_check_of_the_health_port_gets_the_whole_answer_and_no_reset(
+    start_server: StartServer,
+) -> None:
+    # An orchestrator's HTTP check sends a request the endpoint never reads; closing
+    # with it unread would reset the answer away (README "Health").
+    server = start_server(health="0.0.0.0:9099")
+    with socket.create_connection((server.ip, 9099), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert wait_for_server_close(sock) == "fin"
+        assert read_up_to(sock, 1 << 16) == b"OK connections=0 listeners=3\n"
 
 
 def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
