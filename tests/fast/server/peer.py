@@ -114,8 +114,9 @@ class Peer:
 STALL_LINE = b"s" * (64 * 1024 - 1) + b"\n"
 
 
-def stall_with_unread_answers(peer: Peer) -> int:
-    """Send 64 KiB lines, never reading, until the server stops reading us; bytes sent.
+def stall_with_unread_answers(peer: Peer, line: bytes = STALL_LINE) -> int:
+    """Send `line` (64 KiB) over and over, never reading, until the server stops
+    reading us; bytes sent.
 
     The server's answers pile up: in the kernel's buffers, then in its own.
 
@@ -125,7 +126,7 @@ def stall_with_unread_answers(peer: Peer) -> int:
     peer.sock.settimeout(1.0)
     try:
         while sent < 256 * 1024 * 1024:
-            sent += peer.sock.send(STALL_LINE[sent % len(STALL_LINE) :])
+            sent += peer.sock.send(line[sent % len(line) :])
     except (TimeoutError, ConnectionError):
         return sent  # no progress for a second (or it gave up on us): it stopped reading
     finally:

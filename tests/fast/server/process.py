@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -152,6 +153,24 @@ class RunningServer:
     def signal(self, sig: int = signal.SIGTERM) -> None:
         self.proc.send_signal(sig)
 
+    @contextlib.contextmanager
+    def stopped(self, timeout: float = 5.0) -> Iterator[None]:
+        """SIGSTOP it and wait until the kernel reports it stopped; SIGCONT on leaving.
+
+        kill() returns before a process running on another CPU has stopped, so the
+        state in /proc/PID/stat (`T`) is what says it no longer runs.
+        """
+        self.proc.send_signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + timeout
+            while _process_state(self.pid) != "T":
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the server did not stop within {timeout} s")
+                time.sleep(0.001)
+            yield
+        finally:
+            self.proc.send_signal(signal.SIGCONT)
+
     def wait(self, timeout: float = 10.0) -> int:
         """The exit code, once the process ended and all its output was read."""
         code = self.proc.wait(timeout)
@@ -167,6 +186,12 @@ class RunningServer:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat (R running, S sleeping, T stopped, ...)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0]
 
 
 class ServerFactory(Protocol):
