@@ -212,12 +212,11 @@ def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
         assert read_up_to(idle, len(codec.greeting)) == codec.greeting
         started = time.monotonic()
         stopper = server.stop_in_background(grace=DRAIN_TIMEOUT + 7)
-        exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
-        elapsed = time.monotonic() - started
-        stopper.join(timeout=IO_TIMEOUT)
-
-        # The idle peer was told why, then closed; nothing was killed.
+        # The idle peer is told why and reads to EOF, then closes, as a client does.
         rest = read_up_to(idle, 1 << 16)
+    exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
+    elapsed = time.monotonic() - started
+    stopper.join(timeout=IO_TIMEOUT)
     assert exit_code == 0
     assert elapsed < DRAIN_TIMEOUT, f"docker stop took {elapsed:.2f} s"
     assert rest == codec.encode_error(ErrorReason.SHUTTING_DOWN)
