@@ -35,10 +35,11 @@ class FileOrigin:
         return ProfileError(self.path, self.line(path), dotted(path) or "(top)", message)
 
 
-def parse(path: Path) -> tuple[dict[str, object], str]:
-    """The file's tables and its text; a missing, unreadable or non-TOML file is ProfileError."""
+def parse(path: Path, text: str | None = None) -> tuple[dict[str, object], str]:
+    """The file's tables and its text (read from `path` unless given); a missing, unreadable
+    or non-TOML file is ProfileError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if text is None else text
     except FileNotFoundError:
         raise ProfileError(path, None, "", "no such file") from None
     except UnicodeDecodeError as exc:
@@ -60,6 +61,12 @@ def load(path: str | os.PathLike[str]) -> Target:
     name defaults to the file's stem. Raises ProfileError (`FILE:LINE: KEY:
     message`) for a missing file, bad TOML or any bad value.
     """
+    return loads(None, path)
+
+
+def loads(text: str | None, path: str | os.PathLike[str]) -> Target:
+    """Like `load`, with the file's `text` given (None: read it), e.g. a profile not saved yet:
+    `path` still names it in errors and is where its relative paths start."""
     file = Path(path)
-    raw, text = parse(file)
+    raw, text = parse(file, text)
     return validate(raw, FileOrigin(file, text), file.parent, file.stem, file)
