@@ -136,6 +136,8 @@ OPTIONS = (
            "an environment variable of the target", _pair, repeatable=True),
     Option("--target-stop-signal", ("target", "stop_signal"), "SIGNAL",
            "the signal that stops the target (default: the image's STOPSIGNAL)"),
+    Option("--target-readiness", ("target", "readiness"), "connect|listening",
+           "how readiness is known: connect (and greeting), or the listen socket in /proc"),
     Option("--target-listener", ("listeners",), "[NAME=]FRAMING[:PORT]",
            "a listener: seed, line or frame, and its port", _listener, repeatable=True),
     Option("--target-greeting", ("wire", "greeting"), "TEXT|none",
