@@ -260,8 +260,12 @@ def pytest_runtest_makereport(
     state = item.config.stash[STATE]
     if report.when == "setup" and report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
+        reason = str(reason).removeprefix("Skipped: ")
         state.results.append((check, target.name, f"skipped: {reason}"))
-    if report.when == "call":
+    if report.when == "call" and report.skipped:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
+        state.results.append((check, target.name, f"skipped: {reason}"))
+    elif report.when == "call":
         promise = _promise_marker(item)
         if promise is not None:
             state.checked.setdefault(target.name, set()).add(promise[0])

@@ -46,9 +46,10 @@ def test_every_listener_answers_each_message_exactly(
 def test_pipelined_messages_are_answered_in_order(target: Target, target_peer: TargetPeer) -> None:
     """Every message written at once, in one write; the answers come back in that order."""
     expect = target_peer.expect
-    for listener in target.listeners:
-        if listener.framing is Framing.SEED:
-            continue  # one message per connection: nothing to pipeline
+    persistent = [item for item in target.listeners if item.framing is not Framing.SEED]
+    if not persistent:
+        pytest.skip("not applicable: seed listeners only (one message per connection)")
+    for listener in persistent:
         bodies = [*bodies_for(target, listener.framing), b"last"]
         expected = b"".join(expect.ack(listener.framing, body) for body in bodies)
         with greeted(target_peer, listener) as conn:
