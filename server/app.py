@@ -15,9 +15,10 @@ from . import stop_signals, streams
 from .config import Config, parse_config
 from .connection import Connection, Settings
 from .health import start_health
+from .last_reply import LastReply
 from .limits import Admission
 from .listener import Listener, format_address
-from .logs import EventLog, Value
+from .logs import EventLog, Value, route_asyncio_logs
 from .stats import Stats
 
 EXIT_OK = 0
@@ -55,6 +56,7 @@ class Server:
             log=log,
             stats=self.stats,
             admit=self._admit,
+            refuse=self._refuse,
             sessions_exhausted=self._on_sessions_exhausted,
         )
         self._health: asyncio.Server | None = None
@@ -184,6 +186,18 @@ class Server:
             connection.log_error("reset", detail=str(exc))
             self.connection_closed(connection)
 
+    def _refuse(self, sock: socket.socket, reply: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self._adopt_refused(sock, reply))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
+
+    async def _adopt_refused(self, sock: socket.socket, reply: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(lambda: LastReply(lambda: reply), sock=sock)
+        except OSError:
+            sock.close()  # the peer already left: nothing to tell it
+
     def connection_closed(self, connection: Connection) -> None:
         if connection not in self._connections:
             return
@@ -259,12 +273,16 @@ class Server:
         self._finish(EXIT_OK)
 
     async def _abort_all(self, result: str) -> None:
-        aborted = len(self._connections)
-        for connection in list(self._connections):
-            connection.abort()
+        # Those lingering after a reply the kernel already took are closed, not aborted.
+        aborted = sum(connection.abort() for connection in list(self._connections))
         # Sockets accepted but not yet adopted never report: the process exit closes them.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._no_connections.wait(), _ABORT_SETTLE_SECONDS)
+        if result == "timeout" and not aborted:
+            # Only connections lingering after their last reply were left: nothing lost.
+            self.log.info("drain", result="complete")
+            self._finish(EXIT_OK)
+            return
         self.log.warning("drain", result=result, aborted=aborted)
         self._finish(EXIT_ABORTED)
 
@@ -322,6 +340,7 @@ def startup_error(log: EventLog, message: str, **fields: Value) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)  # a usage error exits 2 here
     log = EventLog(config.log_format, level=config.log_level)
+    route_asyncio_logs(log)
     code = stop_before_ready(log)
     if code is not None:
         return code

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
@@ -116,3 +118,37 @@ class EventLog:
         if self.when_lost is not None:
             when_lost, self.when_lost = self.when_lost, None
             when_lost()
+
+
+class _EventLogHandler(logging.Handler):
+    """Turns a record of the `asyncio` logger into one `error` line of the event log."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Value] = {"reason": "event-loop", "message": record.getMessage()}
+            if record.exc_info is not None and record.exc_info[1] is not None:
+                fields["detail"] = "".join(traceback.format_exception(record.exc_info[1]))
+            level = "error" if record.levelno >= logging.ERROR else "warning"
+            self._log.emit(level, "error", fields)
+        except Exception:  # a log line must never take the server down
+            self.handleError(record)
+
+
+def route_asyncio_logs(log: EventLog) -> None:
+    """Send what asyncio (and uvloop, which logs through the same `asyncio` logger)
+    logs by itself (e.g. `socket.send() raised exception.`) to `log` as one
+    `event=error reason=event-loop` line, and nothing of it to stderr.
+
+    Records below WARNING (asyncio's debug mode) are dropped, as Python's default is.
+    """
+    logger = logging.getLogger("asyncio")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _EventLogHandler):
+            logger.removeHandler(handler)
+    logger.addHandler(_EventLogHandler(log))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False  # not to the root logger, whose last resort is stderr

@@ -26,6 +26,7 @@ from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer, bridge_ip
 from tests.harness.images import BASE_IMAGE_FILE, ROOT, BuiltImage, base_image, build
 from tests.harness.labels import harness_labels
+from tests.harness.tcp import wait_for_server_close
 from tests.harness.waiting import wait_until
 from tests.oracle import model
 
@@ -273,6 +274,19 @@ def test_health_probes_never_count_as_sessions(start_server: StartServer) -> Non
     assert server.wait_exit(timeout=10) == 0
 
 
+@pytest.mark.covers("server/health-answer", "server/lingering-close")
+def test_an_http_check_of_the_health_port_gets_the_whole_answer_and_no_reset(
+    start_server: StartServer,
+) -> None:
+    # An orchestrator's HTTP check sends a request the endpoint never reads; closing
+    # with it unread would reset the answer away (README "Health").
+    server = start_server(health="0.0.0.0:9099")
+    with socket.create_connection((server.ip, 9099), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert wait_for_server_close(sock) == "fin"
+        assert read_up_to(sock, 1 << 16) == b"OK connections=0 listeners=3\n"
+
+
 @pytest.mark.covers("server/shutdown-drain", "server/exit-0")
 def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
     start_server: StartServer,
@@ -284,12 +298,11 @@ def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
         assert read_up_to(idle, len(greeting)) == greeting
         started = time.monotonic()
         stopper = server.stop_in_background(grace=DRAIN_TIMEOUT + 7)
-        exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
-        elapsed = time.monotonic() - started
-        stopper.join(timeout=IO_TIMEOUT)
-
-        # The idle peer was told why, then closed; nothing was killed.
+        # The idle peer is told why and reads to EOF, then closes, as a client does.
         rest = read_up_to(idle, 1 << 16)
+    exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
+    elapsed = time.monotonic() - started
+    stopper.join(timeout=IO_TIMEOUT)
     assert exit_code == 0
     assert elapsed < DRAIN_TIMEOUT, f"docker stop took {elapsed:.2f} s"
     assert rest == model.error("line", "shutting-down")

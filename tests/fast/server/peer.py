@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from socket_harness.protocol import Endpoint, Framing
+from tests.harness.tcp import wait_for_server_close
 from tests.oracle import model
 
 TIMEOUT = 5.0
@@ -99,6 +100,10 @@ class Peer:
             self.sock.settimeout(timeout)
         return False
 
+    def wait_for_server_close(self, timeout: float = TIMEOUT) -> str:
+        """`fin` or `reset`, once the server has closed its side (see below)."""
+        return wait_for_server_close(self.sock, timeout)
+
     def reset(self) -> None:
         """Close with a TCP RST instead of a FIN."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -106,6 +111,29 @@ class Peer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+STALL_LINE = b"s" * (64 * 1024 - 1) + b"\n"
+
+
+def stall_with_unread_answers(peer: Peer, line: bytes = STALL_LINE) -> int:
+    """Send `line` (64 KiB) over and over, never reading, until the server stops
+    reading us; bytes sent.
+
+    The server's answers pile up: in the kernel's buffers, then in its own.
+
+    Fails if the server swallows 256 MiB without stalling: it would buffer without bound.
+    """
+    sent = 0
+    peer.sock.settimeout(1.0)
+    try:
+        while sent < 256 * 1024 * 1024:
+            sent += peer.sock.send(line[sent % len(line) :])
+    except (TimeoutError, ConnectionError):
+        return sent  # no progress for a second (or it gave up on us): it stopped reading
+    finally:
+        peer.sock.settimeout(5.0)
+    raise AssertionError(f"the server kept reading a peer that never reads ({sent} bytes)")
 
 
 def connect_refused(endpoint: Endpoint, timeout: float = TIMEOUT) -> bool:

@@ -8,6 +8,7 @@ As a plain child process, or as PID 1 of a new PID namespace (`unshare --pid --f
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -176,6 +177,24 @@ class RunningServer:
         """Send `sig` to the server itself (not to unshare); a no-op once it was reaped."""
         signal.pidfd_send_signal(self._pidfd, sig)
 
+    @contextlib.contextmanager
+    def stopped(self, timeout: float = 5.0) -> Iterator[None]:
+        """SIGSTOP it and wait until the kernel reports it stopped; SIGCONT on leaving.
+
+        kill() returns before a process running on another CPU has stopped, so the
+        state in /proc/PID/stat (`T`) is what says it no longer runs.
+        """
+        self.signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + timeout
+            while _process_state(self.pid) != "T":
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the server did not stop within {timeout} s")
+                time.sleep(0.001)
+            yield
+        finally:
+            self.signal(signal.SIGCONT)
+
     def wait(self, timeout: float = 10.0) -> int:
         """The exit code, once the process ended and all its output was read."""
         code = self.proc.wait(timeout)
@@ -194,6 +213,12 @@ class RunningServer:
         if self._pidfd >= 0:
             os.close(self._pidfd)
             self._pidfd = -1
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat (R running, S sleeping, T stopped, ...)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0]
 
 
 class ServerFactory(Protocol):

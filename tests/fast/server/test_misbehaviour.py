@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.fast.server.peer import Peer, wait_until
+from tests.fast.server.peer import STALL_LINE, Peer, stall_with_unread_answers, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
 from tests.oracle import model
 from tests.oracle.model import ACK_PREFIX
@@ -122,26 +122,6 @@ def test_peer_that_neither_reads_nor_sends_is_dropped_after_the_idle_timeout(
     assert close["reason"] == "idle-timeout"
     assert server.wait_for_event("error", reason="idle-timeout")["pending"] != "0"
     still_serves(server, "line")
-
-
-STALL_LINE = b"s" * (64 * 1024 - 1) + b"\n"
-
-
-def stall_with_unread_answers(peer: Peer) -> int:
-    """Send 64 KiB lines, never reading, until the server stops reading us; bytes sent.
-
-    Fails if the server swallows 256 MiB without stalling: it would buffer without bound.
-    """
-    sent = 0
-    peer.sock.settimeout(1.0)
-    try:
-        while sent < 256 * 1024 * 1024:
-            sent += peer.sock.send(STALL_LINE[sent % len(STALL_LINE) :])
-    except (TimeoutError, ConnectionError):
-        return sent  # no progress for a second (or it gave up on us): it stopped reading
-    finally:
-        peer.sock.settimeout(5.0)
-    raise AssertionError(f"the server kept reading a peer that never reads ({sent} bytes)")
 
 
 def resident_kib(pid: int) -> int:

@@ -57,6 +57,8 @@ def test_signal_drains_in_flight_answers_idle_ones_and_refuses_new_connects(
         assert connect_refused(server.endpoint(framing))
     assert idle_line.read_to_eof() == model.error("line", SHUTTING_DOWN)
     assert idle_seed.read_to_eof() == model.error("seed", SHUTTING_DOWN)
+    idle_line.close()  # as a client does at EOF: the server need not linger any longer
+    idle_seed.close()
 
     # The frame it was in the middle of is finished and answered, then it closes.
     assert busy_frame.nothing_arrives(0.1)
