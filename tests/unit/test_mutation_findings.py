@@ -1,0 +1,147 @@
+"""Focused tests for gaps `make mutation` found (docs/mutation.md lists each survivor).
+
+Expectations are the specification's literal numbers and bytes (README "Server",
+docs/protocol.md), never protocol/'s constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import cast
+
+import pytest
+
+from socket_harness.protocol import (
+    Ack,
+    ErrorReason,
+    FrameDecoder,
+    Greeting,
+    LineDecoder,
+    MessageTooLarge,
+    ProtocolError,
+    ServerError,
+    classify_body,
+    encode_frame,
+    parse_endpoint,
+    parse_seed_response,
+)
+from socket_harness.server.config import parse_config
+
+
+class _Sized:
+    """A stand-in body of `size` bytes that allocates none (2**32 real bytes is 4 GiB)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __radd__(self, header: bytes) -> bytes:
+        return header + b"<body>"
+
+
+@pytest.mark.covers("frame/length-prefix")
+def test_a_frame_body_of_2_to_the_32_minus_1_bytes_is_the_largest_a_header_can_say() -> None:
+    assert encode_frame(cast(bytes, _Sized(2**32 - 1))) == b"\xff\xff\xff\xff<body>"
+    with pytest.raises(ValueError, match="cannot exceed"):
+        encode_frame(cast(bytes, _Sized(2**32)))
+
+
+@pytest.mark.covers("server/max-message-bytes", "server/backlog", "server/idle-timeout")
+def test_the_servers_defaults_are_the_documented_ones() -> None:
+    # README "Server", the options table, literally.
+    config = parse_config([], environ={})
+    assert config.max_connections == 10000
+    assert config.overflow == "pause"
+    assert config.backlog == 512
+    assert config.idle_timeout == 55
+    assert config.max_message_bytes == 2097152
+    assert config.send_buffer_bytes == 1048576
+    assert config.max_sessions == 0
+    assert config.drain_timeout == 3
+    assert [str(endpoint) for endpoint in config.listen] == [
+        "seed://0.0.0.0:9000",
+        "line://0.0.0.0:9001",
+        "frame://0.0.0.0:9002",
+    ]
+
+
+@pytest.mark.covers("decoders/feed", "frame/length-prefix")
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (b"\x00\x00\x00\x03a", b"\x00\x00"),  # what is held sorts after the new bytes
+        (b"\x00\x00\x00\x03a", b"\xff\xff"),  # ... and before them
+        (b"\x00", b"\x00\x00\x03a\x00\x00"),
+    ],
+)
+def test_a_frame_cut_inside_is_joined_whatever_the_bytes(first: bytes, second: bytes) -> None:
+    decoder = FrameDecoder(16)
+    assert decoder.feed(first) == []
+    assert decoder.feed(second) == [(first + second)[4:]]
+    assert decoder.buffered == 0
+
+
+@pytest.mark.covers("decoders/feed", "frame/length-prefix")
+def test_a_frame_still_incomplete_after_a_second_feed_is_held_whole() -> None:
+    decoder = FrameDecoder(16)
+    assert decoder.feed(b"\x00\x00\x00\x05a") == []
+    assert decoder.feed(b"\x00\x00") == []  # what is held sorts after the new bytes
+    assert decoder.buffered == 7
+    assert decoder.feed(b"\x00\x00") == [b"a\x00\x00\x00\x00"]
+
+
+@pytest.mark.covers("decoders/feed", "errors/too-large")
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (b"\x00\x00\x01", b"\x00"),  # 256 > 16: the held part sorts after the new byte
+        (b"\x00\x00", b"\x00\x11"),  # 17 > 16: ... and before
+        (b"\x00\x00\x00\x01a\x00", b"\x00\x00\x11"),  # a message completed before it
+    ],
+)
+def test_a_frame_header_over_the_limit_cut_across_feeds_is_too_large(
+    first: bytes, second: bytes
+) -> None:
+    decoder = FrameDecoder(16)
+    done = decoder.feed(first)
+    with pytest.raises(MessageTooLarge) as raised:
+        decoder.feed(second)
+    assert done + raised.value.complete == ([b"a"] if first.startswith(b"\x00\x00\x00\x01") else [])
+    assert raised.value.limit == 16
+
+
+@pytest.mark.covers("errors/too-large")
+def test_a_too_large_line_reports_its_own_length_after_earlier_messages() -> None:
+    # The server's `error reason=too-large size=N` (README "Logs") is the line's length.
+    with pytest.raises(MessageTooLarge) as raised:
+        LineDecoder(4).feed(b"ok\n" + b"x" * 10 + b"\n")
+    assert (raised.value.size, raised.value.limit, raised.value.complete) == (10, 4, [b"ok"])
+
+
+@pytest.mark.covers("replies/classify")
+def test_replies_and_endpoints_are_immutable_values() -> None:
+    assert hash(Greeting()) == hash(Greeting())
+    values: list[tuple[object, str]] = [
+        (Ack(b"x"), "payload"),
+        (ServerError(ErrorReason("busy")), "reason"),
+        (parse_endpoint("line://127.0.0.1:9001"), "port"),
+    ]
+    for value, field in values:
+        assert hash(value) == hash(value)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)
+
+
+@pytest.mark.covers("replies/classify", "seed/parse-response")
+def test_unexpected_bytes_are_quoted_up_to_80_bytes() -> None:
+    body = bytes(range(0x30, 0x30 + 100))
+    with pytest.raises(ProtocolError) as raised:
+        classify_body(body, b"greeting")
+    assert repr(body[:80]) in str(raised.value)
+    assert repr(body[:81]) not in str(raised.value)
+    with pytest.raises(ProtocolError) as raised:
+        parse_seed_response(body)
+    assert repr(body[:80]) in str(raised.value)
+    assert repr(body[:81]) not in str(raised.value)
