@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv lint test test-fast test-containers demo fuzz bench bootstrap images sweep clean
+.PHONY: help venv lint test test-fast test-containers demo fuzz bench bootstrap images targets sweep clean
 
 help:
 	@echo "make test    - the whole suite (sets up what it needs; what CI runs)"
@@ -11,6 +11,7 @@ help:
 	@echo "make lint    - ruff and mypy"
 	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make bench   - benchmarks against baselines"
+	@echo "make targets - build the shipped third-party targets (TARGETS=php-tutorial|socat-echo)"
 	@echo "make sweep   - remove anything a killed run left behind"
 
 venv:
@@ -41,7 +42,10 @@ bootstrap:
 	@ci/bootstrap.sh
 
 images: bootstrap
-	@ci/build-images.sh
+	@ci/build-images.sh --local
+
+targets:
+	@ci/build-targets.sh $(TARGETS)
 
 sweep:
 	@ci/sweep.sh

@@ -1,4 +1,7 @@
-"""Drive a server with the project's own load generator (`python -m client load`) on the host."""
+"""Drive a server with the project's own load generator on the host.
+
+`python -m socket_harness.client load`, as a subprocess.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ class Workload:
     size: int
     messages: int | None = None  # per connection (frame only)
     duration_limit: float = 20.0
-    loop: str = "auto"  # the load generator's event loop (`python -m client load --loop`)
+    loop: str = (
+        "auto"  # the load generator's event loop (`python -m socket_harness.client load --loop`)
+    )
 
 
 @dataclass(frozen=True)

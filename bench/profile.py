@@ -25,14 +25,15 @@ from .servers import REPO
 Say = Callable[[str], None]
 READY_TIMEOUT = 30.0
 
-# Runs `python -m server` under cProfile with a CPU clock, writes the top entries on exit.
+# Runs `python -m socket_harness.server` under cProfile with a CPU clock;
+# writes the top entries on exit.
 _CPROFILE = """
 import cProfile, pstats, runpy, sys, time
 out, sys.argv = sys.argv[1], ["server", *sys.argv[2:]]
 profile = cProfile.Profile(time.process_time)
 profile.enable()
 try:
-    runpy.run_module("server", run_name="__main__")
+    runpy.run_module("socket_harness.server", run_name="__main__")
 except SystemExit:
     pass
 profile.disable()
@@ -44,7 +45,16 @@ with open(out, "w") as f:
 def _profiled(kind: str, out: Path, listen: str) -> list[str]:
     server = ["--listen", listen, "--health=", "--loop", "asyncio", "--idle-timeout", "0"]
     if kind == "pyinstrument":
-        return [sys.executable, "-m", "pyinstrument", "-o", str(out), "-m", "server", *server]
+        return [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-o",
+            str(out),
+            "-m",
+            "socket_harness.server",
+            *server,
+        ]
     return [sys.executable, "-c", _CPROFILE, str(out), *server]
 
 

@@ -132,7 +132,7 @@ def render(results: Results) -> str:
         f"Docker {machine['docker']}; load average at start {machine['load_average_at_start']}.",
         "",
         f"Each server runs in its own container from the same base image, reached at its bridge "
-        f"IP and driven from the host by `python -m client load` "
+        f"IP and driven from the host by `python -m socket_harness.client load` "
         f"({settings['client_processes']} load processes, window {settings['window']}). "
         f"Throughput figures are the median of {settings['rounds']} interleaved rounds; "
         "server CPU is the container's PID 1 user+system time over the round. "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,7 +11,10 @@ from pathlib import Path
 from .containers import Launch, Mount
 
 REPO = Path(__file__).resolve().parent.parent
-SERVER_IMAGE = "socket-harness/server:local"
+# The project's server image: bench/run.sh passes the image ID its build returned, so
+# another checkout's build cannot swap it mid-run; `python -m bench` by hand measures
+# socket-harness/server:local (what `make images` points it at).
+SERVER_IMAGE = os.environ.get("SERVER_IMAGE") or "socket-harness/server:local"
 PORTS = {"seed": 9000, "frame": 9002}
 PROJECT_READY = re.compile(r"event=ready|\"event\":\s*\"ready\"")
 BASELINE_READY = re.compile(r"^ready listener=", re.MULTILINE)

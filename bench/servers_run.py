@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from protocol import codec_for
+from socket_harness.protocol import codec_for
 
 from .capacity import HoldResult, hold_idle, raise_fd_limit
 from .containers import Containers, RunningServer

@@ -4,15 +4,19 @@
 # then checks what `docker compose up` does not: every container exited 0 and
 # the five clients each got the greeting and the answer. The stack is removed
 # afterwards, whatever happened. DEMO_TIMEOUT (s) bounds the run (default 120).
+# The stack runs the image IDs this checkout's build returned (SERVER_IMAGE and
+# CLIENT_IMAGE, which compose.yaml reads), not a tag another checkout could move.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI_NAME=demo
 . ci/lib/common.sh
 
 ci/bootstrap.sh >/dev/null
-ci/build-images.sh
+built=$(ci/build-images.sh)
+SERVER_IMAGE=$(awk '$1 == "server" { print $2 }' <<<"$built")
+CLIENT_IMAGE=$(awk '$1 == "client" { print $2 }' <<<"$built")
 BASE_IMAGE=$(cat build/base-image)
-export BASE_IMAGE
+export SERVER_IMAGE CLIENT_IMAGE BASE_IMAGE
 # COMPOSE_PROJECT_NAME (from the environment) lets a test run its own copy.
 compose=(docker compose --progress quiet)
 [ -t 1 ] || compose+=(--ansi never)  # plain lines when the output is a log, not a terminal
@@ -35,11 +39,11 @@ fi
 
 # `docker compose up` returns 0 however its containers ended: look at each one.
 failed=0 count=0
-while read -r name code; do
-    say "${name#/} exited $code"
+while read -r name code image; do
+    say "${name#/} exited $code (image ${image:7:12})"
     count=$((count + 1))
     [ "$code" -eq 0 ] || failed=$((failed + 1))
-done < <("${compose[@]}" ps --all --quiet | xargs -r docker inspect --format '{{.Name}} {{.State.ExitCode}}')
+done < <("${compose[@]}" ps --all --quiet | xargs -r docker inspect --format '{{.Name}} {{.State.ExitCode}} {{.Image}}')
 logs=$("${compose[@]}" logs --no-color client)
 greetings=$(grep -c -F "$greeting" <<<"$logs" || true)
 answers=$(grep -c -F "$answer" <<<"$logs" || true)

@@ -4,13 +4,16 @@
 # run fails if it left any labelled container or network behind. Lint and the
 # fast tier run beside the container tier (the CPU is free while containers
 # start and answer); PARALLEL=0 runs everything one after another.
+# Ctrl-C (SIGINT) or SIGTERM stops every running part, removes what the run
+# made, reports each unfinished part as interrupted and exits 130 (143 for TERM).
 #
 # Usage: ci/test.sh [all|lint|fast|containers|fuzz] [PYTEST_ARGS...]
 #   all (default)  venv, bootstrap, lint, fast tier, container tier
 #   fuzz           the long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz) over every
 #                  property test of both tiers; failures are saved under .hypothesis/
 #                  and replayed first on the next run
-# Env: HYPOTHESIS_PROFILE (default ci; fuzz for `fuzz`), CI=true (no Docker = failure).
+# Env: HYPOTHESIS_PROFILE (default ci; fuzz for `fuzz`), CI=true (no Docker = failure),
+#      REPORTS_DIR (default reports), STOP_GRACE (s a part may take to stop, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI_NAME=test
@@ -34,59 +37,146 @@ fi
 SOCKET_HARNESS_SESSION=${SOCKET_HARNESS_SESSION:-run$(date +%s)$$}
 export SOCKET_HARNESS_SESSION
 pytest=(.venv/bin/python -m pytest --durations=5)
-fast_tier=("${pytest[@]}" -m "not container" --junitxml=reports/fast.xml "$@")
-mkdir -p reports
+reports=${REPORTS_DIR:-reports}
+fast_tier=("${pytest[@]}" -m "not container" --junitxml="$reports/fast.xml" "$@")
+mkdir -p "$reports"
 
 timings=()
 failed=()
 now() { date +%s.%N; }
-# step NAME CMD...: run CMD, remember how long it took and whether it failed.
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%6.1f", b - a }'; }
+
+# Every part runs as a job in a process group of its own (job control is on just
+# for the fork), so a Ctrl-C from the terminal reaches this script alone, which
+# forwards it to each running part (interrupt, below). Without this, the parts
+# in the background ignored SIGINT while their own children (a test's server,
+# mmdebstrap) took it, and ended as failures.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/ci-test.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+# pause SECONDS without a child process (a read that times out on a FIFO nobody
+# writes), so a second Ctrl-C while stopping reaches this script alone. Opened
+# on first use: the parts started before need not inherit it.
+pause() {
+    [ -n "${pause_fd:-}" ] || { mkfifo "$scratch/pause" && exec {pause_fd}<>"$scratch/pause"; }
+    read -r -t "$1" -u "$pause_fd" _ || true
+}
+declare -A part_names=() part_starts=() part_logs=()
+# start_part NAME LOG CMD...: start CMD (output to LOG, or - for ours) and set part_pid;
+# $scratch/PID holds its seconds once it has ended by itself.
+start_part() {
+    local name=$1 log=$2 start
+    shift 2
+    start=$(now)
+    set -m
+    (
+        status=0
+        if [ "$log" = - ]; then "$@" </dev/null || status=$?; else "$@" </dev/null >"$log" 2>&1 || status=$?; fi
+        elapsed "$start" >"$scratch/$BASHPID"
+        exit "$status"
+    ) &
+    part_pid=$!
+    set +m
+    part_names[$part_pid]=$name part_starts[$part_pid]=$start part_logs[$part_pid]=$log
+}
+# finish_part PID [SUFFIX]: wait for the part, record its time and whether it failed.
+finish_part() {
+    local pid=$1 suffix=${2:-} name=${part_names[$1]} status=0 seconds
+    wait "$pid" || status=$?
+    seconds=$(cat "$scratch/$pid" 2>/dev/null || elapsed "${part_starts[$pid]}")
+    timings+=("$seconds s  $name$suffix")
+    [ "$status" -eq 0 ] || failed+=("$name (exit $status)")
+    unset "part_names[$pid]" "part_starts[$pid]" "part_logs[$pid]"
+}
+# step NAME CMD...: run CMD to its end, remember how long it took and whether it failed.
 step() {
-    local name=$1 start status=0
+    local name=$1
     shift
     say "== $name"
-    start=$(now)
-    "$@" || status=$?
-    timings+=("$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%6.1f s", b - a }')  $name")
-    if [ "$status" -ne 0 ]; then
-        failed+=("$name (exit $status)")
-    fi
-    return 0
+    start_part "$name" - "$@"
+    finish_part "$part_pid"
 }
 # step_in_background NAME LOG CMD...: like step, with CMD's output in LOG; collect_background
 # waits for every such step, records it and prints its log.
 background_pids=()
-background_names=()
-background_logs=()
 step_in_background() {
     local name=$1 log=$2
     shift 2
     say "== $name (in the background, output in $log)"
-    (
-        start=$(now)
-        status=0
-        "$@" >"$log" 2>&1 || status=$?
-        printf '%s %s\n' "$status" "$(awk -v a="$start" -v b="$(now)" 'BEGIN { print b - a }')" \
-            >"$log.status"
-    ) &
-    background_pids+=("$!")
-    background_names+=("$name")
-    background_logs+=("$log")
+    start_part "$name" "$log" "$@"
+    background_pids+=("$part_pid")
 }
 collect_background() {
-    local i name log status elapsed
-    for i in "${!background_pids[@]}"; do
-        name=${background_names[$i]} log=${background_logs[$i]}
-        wait "${background_pids[$i]}" || true
-        status=1 elapsed=0
-        [ ! -f "$log.status" ] || read -r status elapsed <"$log.status"
-        rm -f "$log.status"
+    local pid name log
+    for pid in "${background_pids[@]}"; do
+        name=${part_names[$pid]} log=${part_logs[$pid]}
+        finish_part "$pid" " (in parallel)"
         say "== $name: output"
         cat "$log" >&2
-        timings+=("$(printf '%6.1f s' "$elapsed")  $name (in parallel)")
-        [ "$status" -eq 0 ] || failed+=("$name (exit $status)")
     done
-    background_pids=() background_names=() background_logs=()
+    background_pids=()
+}
+
+# interrupt SIGNAL: stop every running part (SIGINT to its process group: pytest
+# tears its fixtures down on SIGINT, not on SIGTERM), wait up to STOP_GRACE s,
+# then kill whatever is left in the group; remove what the run made, report, and
+# exit 128 + the signal's number. A second signal while stopping kills at once.
+interrupt() {
+    local signal=$1 code=130 pid unfinished=() names=() deadline list
+    [ "$signal" = INT ] || code=143
+    trap 'say "stopping at once"; kill_parts KILL' INT TERM
+    for pid in $(printf '%s\n' "${!part_names[@]}" | sort -n); do # in the order they started
+        # A part that ended by itself before the signal keeps its own result.
+        [ -f "$scratch/$pid" ] && continue
+        unfinished+=("$pid")
+        disown "$pid" # it ends here, reported below, not by bash's own "Killed" line
+    done
+    say "SIG$signal: stopping ${#unfinished[@]} running part(s)"
+    kill_parts INT
+    await_groups "${STOP_GRACE:-60}" "${unfinished[@]}"
+    for pid in "${unfinished[@]}"; do
+        ! kill -0 -- "-$pid" 2>/dev/null ||
+            say "${part_names[$pid]}: still running after ${STOP_GRACE:-60} s, killed"
+    done
+    kill_parts KILL # what outlived the grace, or a child that ignored SIGINT
+    await_groups 5 "${unfinished[@]}"
+    for pid in "${unfinished[@]}"; do
+        names+=("${part_names[$pid]}")
+        timings+=("$(elapsed "${part_starts[$pid]}") s  ${part_names[$pid]} (interrupted)")
+        [ "${part_logs[$pid]}" = - ] || say "${part_names[$pid]}: its output is in ${part_logs[$pid]}"
+        unset "part_names[$pid]"
+    done
+    for pid in $(printf '%s\n' "${!part_names[@]}" | sort -n); do
+        finish_part "$pid" " (in parallel)" # only a background part can have ended unseen
+    done
+    # Remove, and name, what the stopped parts left behind (lint and the fast tier make nothing).
+    ! $uses_docker || leftovers || true
+    say "== timings"
+    printf '  %s\n' "${timings[@]}" >&2
+    [ ${#failed[@]} -eq 0 ] || say "failed before the interrupt: ${failed[*]}"
+    if [ ${#names[@]} -eq 0 ]; then
+        say "interrupted by SIG$signal between parts"
+    else
+        list=$(printf '; %s' "${names[@]}")
+        say "interrupted by SIG$signal: ${list#; } did not finish"
+    fi
+    exit "$code"
+}
+# kill_parts SIGNAL: send SIGNAL to every part's process group.
+kill_parts() {
+    local pid
+    for pid in "${!part_names[@]}"; do
+        kill "-$1" -- "-$pid" 2>/dev/null || true
+    done
+}
+# await_groups SECONDS PID...: until no process is left in these parts' groups, or SECONDS.
+await_groups() {
+    local deadline=$((SECONDS + $1)) pid
+    shift
+    for pid in "$@"; do
+        while kill -0 -- "-$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+            pause 0.1
+        done
+    done
 }
 
 report() {
@@ -96,7 +186,7 @@ report() {
         say "FAILED: ${failed[*]}"
         exit 1
     fi
-    say "all passed (JUnit XML in reports/)"
+    say "all passed (JUnit XML in $reports/)"
 }
 
 docker_ready() {
@@ -116,14 +206,21 @@ lint() {
     .venv/bin/python -m ruff check . || status=1
     .venv/bin/python -m ruff format --check . || status=1
     .venv/bin/python -m mypy || status=1
+    # The GitHub workflow, offline: GitHub's own schema (shipped in check-jsonschema),
+    # then actionlint's checks of expressions, job graphs and action inputs.
+    .venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml ||
+        status=1
+    .venv/bin/actionlint .github/workflows/*.yml || status=1
     return "$status"
 }
 
-# Container modules whose time goes to work outside the suite's containers (an
-# offline base-image build): with PARALLEL=1 they run in a pytest of their own,
+# Container modules whose time goes to work outside the suite's containers (offline
+# base-image builds): with PARALLEL=1 they run in a pytest of their own,
 # beside the rest, under a session id of their own.
-SIDE_MODULES=(tests/containers/test_bootstrap.py)
+SIDE_MODULES=(tests/containers/test_bootstrap.py tests/containers/test_targets_shipped.py)
 sessions=("$SOCKET_HARNESS_SESSION")
+uses_docker=false
+case "$tier" in all | containers | fuzz) uses_docker=true ;; esac
 
 container_tier() {
     local side=() ignore=() module
@@ -134,15 +231,15 @@ container_tier() {
     done
     if [ "${PARALLEL:-1}" != 1 ] || [ ${#side[@]} -eq 0 ]; then
         step "container tier" "${pytest[@]}" tests/containers -m container \
-            --junitxml=reports/containers.xml "$@"
+            --junitxml="$reports/containers.xml" "$@"
         return
     fi
     sessions+=("$SOCKET_HARNESS_SESSION-side")
-    step_in_background "container tier: ${side[*]##*/}" reports/containers-side.log \
+    step_in_background "container tier: ${side[*]##*/}" "$reports/containers-side.log" \
         env SOCKET_HARNESS_SESSION="$SOCKET_HARNESS_SESSION-side" "${pytest[@]}" "${side[@]}" \
-        -m container --junitxml=reports/containers-side.xml "$@"
+        -m container --junitxml="$reports/containers-side.xml" "$@"
     step "container tier" "${pytest[@]}" tests/containers "${ignore[@]}" -m container \
-        --junitxml=reports/containers.xml "$@"
+        --junitxml="$reports/containers.xml" "$@"
 }
 
 leftovers() {
@@ -155,12 +252,15 @@ leftovers() {
     return "$status"
 }
 
+# From here on a signal stops the run the way interrupt says.
+trap 'interrupt INT' INT
+trap 'interrupt TERM' TERM
 step "venv" ci/venv.sh
 [ ${#failed[@]} -eq 0 ] || report
 
 case "$tier" in
     lint)
-        step "lint (ruff, mypy)" lint
+        step "lint (ruff, mypy, workflow)" lint
         ;;
     fast)
         step "fast tier" "${fast_tier[@]}"
@@ -175,7 +275,7 @@ case "$tier" in
         step "bootstrap" docker_ready
         # Every hypothesis test (the marker is hypothesis' own), without the per-test cap.
         step "fuzz campaign" "${pytest[@]}" -m hypothesis --timeout=0 \
-            --junitxml=reports/fuzz.xml "$@"
+            --junitxml="$reports/fuzz.xml" "$@"
         step "nothing left behind" leftovers
         ;;
     all)
@@ -186,10 +286,10 @@ case "$tier" in
         # Lint and the fast tier run on the CPU while the container tier mostly waits
         # on Docker: side by side they fit the time budget (PARALLEL=0: one by one).
         if [ "${PARALLEL:-1}" = 1 ]; then
-            step_in_background "lint (ruff, mypy)" reports/lint.log lint
-            step_in_background "fast tier" reports/fast.log "${fast_tier[@]}"
+            step_in_background "lint (ruff, mypy, workflow)" "$reports/lint.log" lint
+            step_in_background "fast tier" "$reports/fast.log" "${fast_tier[@]}"
         else
-            step "lint (ruff, mypy)" lint
+            step "lint (ruff, mypy, workflow)" lint
             step "fast tier" "${fast_tier[@]}"
         fi
         container_tier "$@"

@@ -22,3 +22,12 @@ for file in "${files[@]}"; do
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$file"
     echo "$want" >"$stamp"
 done
+# The project itself, editable: its one import package (socket_harness) and, once
+# declared, its entry points. Again only when pyproject.toml changes.
+stamp=.venv/.project.sha256
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "venv: installing socket-harness itself (editable)" >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+    echo "$want" >"$stamp"
+fi

@@ -1,4 +1,7 @@
-"""`python -m client`: the CLI (and `python -m client load`: the load generator)."""
+"""`python -m socket_harness.client`: the CLI.
+
+`python -m socket_harness.client load` is the load generator.
+"""
 
 import sys
 

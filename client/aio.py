@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from types import TracebackType
 
-from protocol import Endpoint, Reply
-
+from ..protocol import Endpoint, Reply
 from .base import (
     READ_SIZE,
     ConnectionBase,
@@ -37,7 +36,7 @@ async def connect(
         async with asyncio.timeout(connect_timeout):
             # asyncio sets TCP_NODELAY itself, so each write goes out at once.
             reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
-    except OSError as exc:  # TimeoutError included
+    except (OSError, UnicodeError) as exc:  # TimeoutError included
         raise connect_error(endpoint, exc, connect_timeout) from None
     return AsyncConnection(
         reader, writer, endpoint, timeout=timeout, max_reply_bytes=max_reply_bytes
@@ -119,7 +118,7 @@ class AsyncConnection(ConnectionBase):
                     self._fed(await self._read())
                     reply = self._reader.next_reply()
         except TimeoutError:
-            raise ClientTimeout("waiting for a reply", self.timeout) from None
+            raise self._reply_timeout() from None
         return reply
 
     async def roundtrip(self, body: bytes) -> Reply:
@@ -152,7 +151,7 @@ class AsyncConnection(ConnectionBase):
                     self._fed(await self._read())
                     data += self._reader.take_unparsed()
         except TimeoutError:
-            raise ClientTimeout("waiting for the server to close", self.timeout) from None
+            raise ClientTimeout("the server to close", self.timeout) from None
         return bytes(data)
 
     # --- sending ---
@@ -162,16 +161,23 @@ class AsyncConnection(ConnectionBase):
     ) -> None:
         """Send one message framed for this URL, written in pieces of `chunks` bytes
         with `pause` seconds between them (pieces cut the framed bytes)."""
-        await self.send_raw(self.codec.encode_message(body), chunks=chunks, pause=pause)
+        self._messages_sent += 1
+        await self._write(self.codec.encode_message(body), chunks, pause, framed=True)
 
     async def send_many(self, bodies: Sequence[bytes]) -> None:
         """Several messages in one write (pipelining)."""
-        await self.send_raw(self.encode_all(bodies))
+        self._messages_sent += len(bodies)
+        await self._write(self.encode_all(bodies), None, 0.0, framed=True)
 
     async def send_raw(
         self, data: bytes, *, chunks: Sequence[int] | None = None, pause: float = 0.0
     ) -> None:
         """Bytes as given, no framing (garbage and fault tests)."""
+        await self._write(data, chunks, pause, framed=False)
+
+    async def _write(
+        self, data: bytes, chunks: Sequence[int] | None, pause: float, *, framed: bool
+    ) -> None:
         for index, piece in enumerate(split_chunks(data, chunks)):
             if index and pause:
                 await asyncio.sleep(pause)
@@ -180,7 +186,7 @@ class AsyncConnection(ConnectionBase):
                     self.writer.write(piece)
                     await self.writer.drain()
             except TimeoutError:
-                raise ClientTimeout("sending", self.timeout) from None
+                raise self._send_timeout(framed) from None
             except OSError as exc:
                 raise send_failed(exc) from None
 

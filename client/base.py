@@ -9,9 +9,15 @@ import struct
 import time
 from collections.abc import Sequence
 
-from protocol import Ack, Codec, Endpoint, Greeting, Reply, ServerError, codec_for, parse_endpoint
-
-from .errors import ClientError, ClosedEarly, ConnectFailed, ServerRefused, UnexpectedBytes
+from ..protocol import Ack, Codec, Endpoint, Greeting, Reply, ServerError, codec_for, parse_endpoint
+from .errors import (
+    ClientError,
+    ClientTimeout,
+    ClosedEarly,
+    ConnectFailed,
+    ServerRefused,
+    UnexpectedBytes,
+)
 from .reader import ReplyReader
 
 # SO_LINGER on with a zero timeout: close() sends RST instead of FIN.
@@ -42,7 +48,13 @@ def split_chunks(data: bytes, chunks: Sequence[int] | None) -> list[bytes]:
     return pieces
 
 
-def connect_error(endpoint: Endpoint, exc: OSError, connect_timeout: float) -> ConnectFailed:
+def connect_error(
+    endpoint: Endpoint, exc: OSError | UnicodeError, connect_timeout: float
+) -> ConnectFailed:
+    """What a failed connect means. UnicodeError: a host name IDNA cannot encode
+    (a label over 63 characters, an empty one), so it cannot be looked up."""
+    if isinstance(exc, UnicodeError):
+        return ConnectFailed(f"{endpoint}: not a valid host name ({exc})")
     if isinstance(exc, TimeoutError):
         return ConnectFailed(f"{endpoint}: no connection within {connect_timeout:g}s")
     if exc.errno and not isinstance(exc, socket.gaierror):
@@ -104,6 +116,10 @@ class ConnectionBase:
         self.timeout = timeout
         self.codec: Codec = codec_for(endpoint.framing)
         self._reader = ReplyReader(endpoint.framing, max_reply_bytes)
+        # What error messages call this connection's first message: the CLI's seed://
+        # opens one connection per message and numbers them over the whole run.
+        self.first_message_number = 1
+        self._messages_sent = 0
 
     @property
     def url(self) -> str:
@@ -124,6 +140,23 @@ class ConnectionBase:
         if isinstance(reply, Ack):
             return self.codec.encode_ack(reply.payload)
         return self.codec.encode_error(reply.reason)
+
+    def _reply_timeout(self) -> ClientTimeout:
+        """The greeting, or the answer to message N, did not come within `timeout`."""
+        taken = self._reader.replies_taken
+        if taken == 0:
+            waiting_for = "the greeting"
+        elif taken > self._messages_sent:  # only raw bytes sent, or nothing
+            waiting_for = "a reply"
+        else:
+            waiting_for = f"the answer to message {self.first_message_number + taken - 1}"
+        return ClientTimeout(waiting_for, self.timeout, self._reader.stall_hint() or "")
+
+    def _send_timeout(self, framed: bool) -> ClientTimeout:
+        """The server took no more bytes within `timeout` (it reads nothing)."""
+        number = self.first_message_number + self._messages_sent - 1
+        what = f"message {number}" if framed else "more bytes"
+        return ClientTimeout(f"the server to take {what}", self.timeout)
 
     def _fed(self, data: bytes) -> None:
         """Hand what a read returned to the reply reader (b"" = the server closed)."""

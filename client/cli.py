@@ -1,4 +1,6 @@
-"""`python -m client URL [MESSAGE ...]`: talk to a server once, print what it sent."""
+"""`python -m socket_harness.client URL [MESSAGE ...]`: talk to a server once.
+
+Prints what it sent back."""
 
 from __future__ import annotations
 
@@ -6,32 +8,32 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from protocol import Endpoint, Framing, Greeting
-
+from ..protocol import Endpoint, Framing, Greeting
+from . import streams
 from .base import expect_ack, expect_greeting, parse_url
 from .errors import EXIT_CODES, ClientError
-from .messages import gather
-from .options import add_timeouts
+from .messages import ESCAPES, gather
+from .options import Parser, add_timeouts
 from .output import Output
 from .sync import Connection, connect, wait_ready
 
-USAGE_EXIT = 2
-
 
 def exit_code_table() -> str:
-    return "\n".join(f"  {code}  {meaning}" for code, meaning in sorted(EXIT_CODES.items()))
+    return "\n".join(f"  {code:>3}  {meaning}" for code, meaning in sorted(EXIT_CODES.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m client",
+    parser = Parser(
+        prog="python -m socket_harness.client",
         description=(
             "Connect to a socket-harness server, print its greeting, send each MESSAGE\n"
             "and print each answer as the server sent it (frame://: the frame bodies,\n"
             "one per line). seed:// opens one connection per message (the tutorial's\n"
             "exchange); line:// and frame:// send every message on one connection,\n"
-            "each after the answer to the one before.\n"
-            "Load generator: python -m client load --help"
+            "each after the answer to the one before. A timeout names what it waited\n"
+            "for; bytes that look like another framing's greeting are named as such.\n"
+            "stdin is read only for a '-' message. Errors are one line on stderr.\n"
+            "Load generator: python -m socket_harness.client load --help"
         ),
         epilog="exit codes:\n" + exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MESSAGE",
         nargs="*",
         help=(
-            "a message; backslash escapes (\\r \\n \\t \\\\ \\xHH \\uXXXX) are resolved; "
-            "'-' reads stdin (raw). On line:// each newline ends a message. "
-            "No message: print the greeting and close."
+            f"a message; backslash escapes ({ESCAPES}) are resolved, any other "
+            "backslash is a usage error; '-' reads stdin (raw). On line:// each newline "
+            "ends a message. No message: print the greeting and close."
         ),
     )
     parser.add_argument(
@@ -74,25 +76,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["load"]:
+    """`python -m socket_harness.client ARGS` (or `load ARGS`); the exit code (see exit_code_table).
+
+    Closed or broken standard streams end in their documented exit code too (streams.py).
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["load"]:
         from .load import main as load_main
 
-        return load_main(argv[1:])
+        return streams.run(lambda: load_main(arguments[1:]))
+    return streams.run(lambda: run(arguments))
+
+
+def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         endpoint = parse_url(args.url)
         if args.repeat < 0:
             raise ValueError("--repeat must be 0 or more")
-        messages = (
-            gather(endpoint.framing, args.messages, args.file, sys.stdin.buffer) * args.repeat
-        )
+        stdin = None if sys.stdin is None else sys.stdin.buffer  # None: closed at start
+        messages = gather(endpoint.framing, args.messages, args.file, stdin) * args.repeat
         if endpoint.framing is Framing.SEED and b"" in messages:
             raise ValueError("seed:// cannot send an empty message: the server reads once")
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
-    output = Output(str(endpoint), args.json)
+    output = Output(str(endpoint), args.json, streams.stdout())
     exit_code = 0
     try:
         talk(endpoint, messages, args, output)
@@ -100,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.failed(exc)
         exit_code = exc.exit_code
     except KeyboardInterrupt:
-        exit_code = 130
+        exit_code = streams.INTERRUPTED_EXIT
     output.finish(exit_code)
     return exit_code
 
@@ -115,6 +124,7 @@ def talk(
         groups = [messages]
     for index, group in enumerate(groups):
         with open_greeted(endpoint, args, output, first=index == 0) as conn:
+            conn.first_message_number = index + 1  # seed: one message per connection
             for message in group:
                 reply = conn.roundtrip(message)
                 output.reply(conn, message, reply)

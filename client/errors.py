@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from protocol import ErrorReason
+from ..protocol import ErrorReason
+from .streams import BROKEN_PIPE_EXIT, INTERRUPTED_EXIT, OUTPUT_FAILED_EXIT
 
 
 class ClientError(Exception):
@@ -27,14 +28,19 @@ class ConnectFailed(ClientError):
 
 
 class ClientTimeout(ClientError):
-    """Connected, but an operation did not finish in time (e.g. no greeting)."""
+    """Connected, but what we waited for did not come in time.
+
+    `waiting_for` names it ("the greeting", "the answer to message 2"); `hint`,
+    when given, says what the silence most likely means.
+    """
 
     exit_code = 4
     kind = "timeout"
 
-    def __init__(self, operation: str, seconds: float) -> None:
-        super().__init__(f"{operation} did not finish within {seconds:g}s")
-        self.operation = operation
+    def __init__(self, waiting_for: str, seconds: float, hint: str = "") -> None:
+        message = f"waited {seconds:g}s for {waiting_for}"
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.waiting_for = waiting_for
         self.seconds = seconds
 
 
@@ -77,10 +83,13 @@ class UnexpectedBytes(ClientError):
 
 EXIT_CODES: dict[int, str] = {
     0: "success",
-    2: "usage error",
+    2: "usage error (one line on stderr)",
     ConnectFailed.exit_code: "could not connect",
     ClientTimeout.exit_code: "timed out (connected, but no reply in time)",
     ClosedEarly.exit_code: "the server closed the connection early",
     ServerRefused.exit_code: "the server answered ERR <reason>",
     UnexpectedBytes.exit_code: "unexpected bytes from the server",
+    OUTPUT_FAILED_EXIT: "stdout could not be written (closed at start, or a write failed)",
+    INTERRUPTED_EXIT: "interrupted (Ctrl-C, SIGINT)",
+    BROKEN_PIPE_EXIT: "stdout's reader closed the pipe (as `| head`): nothing more printed",
 }

@@ -1,4 +1,6 @@
-"""`python -m client load URL`: many connections from several processes, then a report."""
+"""`python -m socket_harness.client load URL`: the load generator.
+
+Many connections from several processes, then a report."""
 
 from __future__ import annotations
 
@@ -6,20 +8,24 @@ import argparse
 import multiprocessing
 import os
 import queue
-import sys
+import signal
 import time
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, BinaryIO
 
-from protocol import SEED_READ_SIZE, Framing
-
+from ..protocol import SEED_READ_SIZE, Framing
+from . import streams
 from .base import parse_url
 from .load_report import LoadReport
 from .load_worker import Plan, WorkerResult, process_main
-from .options import add_timeouts, seconds
+from .options import Parser, add_timeouts, seconds
 
 # How long past the duration limit a worker may take to report before it is killed.
 GRACE_SECONDS = 5.0
+# How long after Ctrl-C the workers may take to stop and report what they completed.
+STOP_SECONDS = 3.0
 
 
 def default_processes() -> int:
@@ -30,15 +36,18 @@ def default_processes() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m client load",
+    parser = Parser(
+        prog="python -m socket_harness.client load",
         description=(
             "Open N connections, at most C at a time, from several processes (each "
             "an event loop, see --loop). seed:// does one exchange per connection; line:// "
             "and frame:// send M messages per connection, pipelined: at most --window "
             "unanswered at a time (--window 1 = request/response). Every ack is "
-            "checked against the message sent. Exit 0 when every exchange or message "
-            "succeeded, 1 otherwise, 2 on a usage error."
+            "checked against the message sent. Ctrl-C (SIGINT) stops the run and prints "
+            "the report of what completed, marked interrupted. Exit 0 when every "
+            "exchange or message succeeded, 1 otherwise, 2 on a usage error (one line on "
+            "stderr), 130 when interrupted, 8 when stdout cannot be written, 141 when "
+            "stdout's reader closed the pipe (nothing more is printed)."
         ),
     )
     parser.add_argument("url", metavar="URL")
@@ -142,6 +151,7 @@ def validate(args: argparse.Namespace, framing: Framing) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
+    """`python -m socket_harness.client load ARGS`: run, print the report, give the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -150,44 +160,90 @@ def main(argv: Sequence[str]) -> int:
         args.loop = resolve_loop(args.loop)
     except ValueError as exc:
         parser.error(str(exc))
+    out = streams.stdout()
     deadline = time.monotonic() + args.duration_limit
     plans = make_plans(args, framing, deadline)
-    progress_out = sys.stdout if sys.stdout.isatty() and not args.json else None
-    try:
-        results, lost = run_processes(plans, deadline + GRACE_SECONDS, progress_out)
-    except KeyboardInterrupt:
-        return 130
-    unit = "exchanges" if framing is Framing.SEED else "messages"
-    report = LoadReport(args.url, unit, plans, results, lost)
-    if args.json:
-        import json
+    progress_out = out if out.isatty() and not args.json else None
+    with ctrl_c_counted() as interrupts:
+        results, lost, interrupted = run_processes(
+            plans, deadline + GRACE_SECONDS, progress_out, interrupts
+        )
+        unit = "exchanges" if framing is Framing.SEED else "messages"
+        report = LoadReport(args.url, unit, plans, results, lost, interrupted)
+        if args.json:
+            import json
 
-        print(json.dumps(report.as_dict()))
-    else:
-        print(report.as_text())
+            text = json.dumps(report.as_dict())
+        else:
+            text = report.as_text()
+        streams.write(out, text.encode() + b"\n")
+    if report.interrupted:
+        return streams.INTERRUPTED_EXIT
     return 0 if report.ok else 1
 
 
+class Interrupts:
+    """How many times Ctrl-C (SIGINT) came since the run started."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+
+
+@contextmanager
+def ctrl_c_counted() -> Iterator[Interrupts]:
+    """SIGINT counted instead of raised, so a run stops in order and reports (as wrk, hey)."""
+    interrupts = Interrupts()
+    previous = signal.signal(signal.SIGINT, interrupts.handle)
+    try:
+        yield interrupts
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT held back (delivered when this ends): a process started meanwhile inherits
+    the blocked mask, so Ctrl-C cannot interrupt a worker before it ignores SIGINT itself."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def run_processes(
-    plans: list[Plan], hard_deadline: float, progress_out: TextIO | None
-) -> tuple[list[WorkerResult], int]:
-    """Start one process per plan; their results, and how many gave none in time."""
+    plans: list[Plan],
+    hard_deadline: float,
+    progress_out: BinaryIO | None,
+    interrupts: Interrupts,
+) -> tuple[list[WorkerResult], int, bool]:
+    """Start one process per plan; their results, how many gave none in time, and
+    whether Ctrl-C stopped the run before every worker reported."""
     context = multiprocessing.get_context("spawn")  # no fork of a possibly threaded parent
     progress: Any = context.RawArray("q", 2 * len(plans))
     results_queue: Any = context.Queue()
     start_line = context.Barrier(len(plans))
+    # Closing the write end is the stop signal: every worker's read end turns readable.
+    stop_reader, stop_writer = context.Pipe(duplex=False)
     processes = [
         context.Process(
             target=process_main,
-            args=(plan, progress, slot, start_line, results_queue),
+            args=(plan, progress, slot, start_line, stop_reader, results_queue),
             daemon=True,
         )
         for slot, plan in enumerate(plans)
     ]
-    for process in processes:
-        process.start()
+    with sigint_blocked():
+        for process in processes:
+            process.start()
+    stop_reader.close()
+    run = Run(processes, results_queue, start_line, stop_writer, interrupts)
     try:
-        return collect(processes, results_queue, progress, plans, hard_deadline, progress_out)
+        results, lost = run.collect(progress, plans, hard_deadline, progress_out)
+        return results, lost, run.stopping
     finally:
         for process in processes:  # normally gone already; after Ctrl-C, or a hang, not
             process.join(timeout=1.0)
@@ -196,35 +252,64 @@ def run_processes(
                 process.join()
 
 
-def collect(
-    processes: list[Any],
-    results_queue: Any,
-    progress: Any,
-    plans: list[Plan],
-    hard_deadline: float,
-    progress_out: TextIO | None,
-) -> tuple[list[WorkerResult], int]:
-    """Worker results as they come, until all came or the hard deadline passed."""
-    planned = sum(plan.connections * plan.messages for plan in plans)
-    results: dict[int, WorkerResult] = {}
-    started = time.monotonic()
-    while len(results) < len(processes) and time.monotonic() < hard_deadline:
-        try:  # results first, join after: a big result must leave the queue before its writer exits
-            slot, result = results_queue.get(timeout=0.25)
-            results[slot] = result
-        except queue.Empty:
-            if not any(p.is_alive() for p in processes) and results_queue.empty():
-                break  # a worker died without a result
+class Run:
+    """The parent's side of a running load: results as they come, and stopping on Ctrl-C."""
+
+    def __init__(
+        self,
+        processes: list[Any],
+        results_queue: Any,
+        start_line: Any,
+        stop: Any,
+        interrupts: Interrupts,
+    ) -> None:
+        self.processes = processes
+        self.results_queue = results_queue
+        self.start_line = start_line
+        self.stop = stop
+        self.interrupts = interrupts
+        self.stopping = False  # Ctrl-C came before every worker reported
+
+    def collect(
+        self,
+        progress: Any,
+        plans: list[Plan],
+        hard_deadline: float,
+        progress_out: BinaryIO | None,
+    ) -> tuple[list[WorkerResult], int]:
+        """Worker results as they come, until all came or the hard deadline passed.
+
+        The first Ctrl-C asks every worker to stop and report what it completed
+        (within STOP_SECONDS); a second one stops waiting for them.
+        """
+        planned = sum(plan.connections * plan.messages for plan in plans)
+        results: dict[int, WorkerResult] = {}
+        started = time.monotonic()
+        while len(results) < len(self.processes) and time.monotonic() < hard_deadline:
+            if self.interrupts.count and not self.stopping:
+                self.stopping = True
+                self.stop.close()
+                self.start_line.abort()  # a worker still waiting at the start goes on, to stop
+                hard_deadline = min(hard_deadline, time.monotonic() + STOP_SECONDS)
+            if self.interrupts.count > 1:
+                break
+            # Results first, join after: a big result must leave the queue before its writer exits.
+            try:
+                slot, result = self.results_queue.get(timeout=0.25)
+                results[slot] = result
+            except queue.Empty:
+                if not any(p.is_alive() for p in self.processes) and self.results_queue.empty():
+                    break  # a worker died without a result
+            if progress_out is not None:
+                show_progress(progress_out, progress, planned, time.monotonic() - started)
         if progress_out is not None:
-            show_progress(progress_out, progress, planned, time.monotonic() - started)
-    if progress_out is not None:
-        progress_out.write("\r\033[K")
-    return [results[slot] for slot in sorted(results)], len(processes) - len(results)
+            streams.write(progress_out, b"\r\033[K")
+        return [results[slot] for slot in sorted(results)], len(self.processes) - len(results)
 
 
-def show_progress(out: TextIO, progress: Any, planned: int, elapsed: float) -> None:
+def show_progress(out: BinaryIO, progress: Any, planned: int, elapsed: float) -> None:
     done = sum(progress[0::2])
     errors = sum(progress[1::2])
     rate = done / elapsed if elapsed > 0 else 0.0
-    out.write(f"\r\033[K{done}/{planned} done  {rate:.0f}/s  errors {errors}  {elapsed:.1f}s")
-    out.flush()
+    line = f"\r\033[K{done}/{planned} done  {rate:.0f}/s  errors {errors}  {elapsed:.1f}s"
+    streams.write(out, line.encode())

@@ -14,8 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from protocol import ACK_PREFIX, Decoder, Framing, MessageTooLarge, Reply, codec_for
-
+from ..protocol import ACK_PREFIX, Decoder, Framing, MessageTooLarge, Reply, codec_for
 from .base import expect_ack, expect_greeting
 from .errors import ClientError, ClientTimeout, ClosedEarly, UnexpectedBytes
 from .reader import DEFAULT_MAX_REPLY_BYTES, ReplyReader, name_body, reply_too_large
@@ -183,6 +182,9 @@ class LoadConnection(asyncio.Protocol):
         if idle < self._timeout:
             self._timer = self._loop.call_later(self._timeout - idle, self._check_stall)
             return
-        self._fail(ClientTimeout("waiting for a reply", self._timeout))
+        waiting_for = "the greeting"
+        if self._greeted:
+            waiting_for = f"the answer to message {self._acked + 1}"
+        self._fail(ClientTimeout(waiting_for, self._timeout))
         assert self._transport is not None  # the timer starts in connection_made
         self._transport.abort()  # nothing more will come, not even the close

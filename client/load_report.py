@@ -26,6 +26,7 @@ class LoadReport:
     plans: list[Plan]
     results: list[WorkerResult]
     lost_processes: int  # workers that gave no result (killed at the hard deadline)
+    interrupted: bool = False  # Ctrl-C stopped the run: the figures are what completed before
 
     @property
     def planned(self) -> int:
@@ -59,6 +60,7 @@ class LoadReport:
             and not self.errors
             and not self.stopped_by_limit
             and not self.lost_processes
+            and not self.interrupted
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,6 +99,7 @@ class LoadReport:
             },
             "errors": dict(self.errors),
             "stopped_by_limit": self.stopped_by_limit,
+            "interrupted": self.interrupted,
             "lost_processes": self.lost_processes,
             "cpu": {
                 "per_process_s": [round(c, 3) for c in cpu],
@@ -133,4 +136,9 @@ class LoadReport:
             lines.append(f"  lost         {self.lost_processes} worker processes gave no result")
         if self.stopped_by_limit:
             lines.append("  stopped      the duration limit ended the run before it finished")
+        if self.interrupted:
+            lines.append(
+                "  interrupted  Ctrl-C (SIGINT) stopped the run: the figures are what "
+                "completed before it"
+            )
         return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
+import signal
 import threading
 import time
 from array import array
@@ -14,8 +15,7 @@ from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from typing import Any
 
-from protocol import Framing
-
+from ..protocol import Framing
 from .base import connect_error, parse_url
 from .errors import ClientError
 from .load_connection import LoadConnection
@@ -50,6 +50,7 @@ class WorkerResult:
     user_seconds: float = 0.0
     system_seconds: float = 0.0
     stopped_by_limit: bool = False
+    interrupted: bool = False  # the parent asked it to stop (Ctrl-C)
 
     @property
     def cpu_seconds(self) -> float:
@@ -62,8 +63,9 @@ def make_payload(seq: int, filler: bytes) -> bytes:
 
 
 class Worker:
-    def __init__(self, plan: Plan, progress: Any, slot: int) -> None:
+    def __init__(self, plan: Plan, progress: Any, slot: int, stop: Any) -> None:
         self.plan = plan
+        self._stop = stop  # read end of a pipe the parent closes on Ctrl-C: then readable
         self.result = WorkerResult()
         self._filler = b"x" * plan.size
         self._progress = progress  # shared counters: [done, errors] per process
@@ -80,11 +82,26 @@ class Worker:
 
         result.started = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        lanes = asyncio.gather(*(lane() for _ in range(plan.concurrency)))
+        loop = asyncio.get_running_loop()
+        stop_fd = self._stop.fileno()
+
+        def stop() -> None:  # the parent asked: in-flight work is cancelled
+            loop.remove_reader(stop_fd)
+            if lanes.cancel():
+                result.interrupted = True
+
+        loop.add_reader(stop_fd, stop)
         try:
             async with asyncio.timeout(max(plan.deadline - time.monotonic(), 0)):
-                await asyncio.gather(*(lane() for _ in range(plan.concurrency)))
+                await lanes
         except TimeoutError:
             result.stopped_by_limit = True
+        except asyncio.CancelledError:
+            if not result.interrupted:
+                raise  # not the parent's stop: someone cancelled the run itself
+        finally:
+            loop.remove_reader(stop_fd)
         result.finished = time.monotonic()
         used = resource.getrusage(resource.RUSAGE_SELF)
         result.user_seconds = used.ru_utime - usage.ru_utime
@@ -111,7 +128,7 @@ class Worker:
                     await asyncio.get_running_loop().create_connection(
                         lambda: conn, self._endpoint.host, self._endpoint.port
                     )
-            except OSError as exc:  # TimeoutError included
+            except (OSError, UnicodeError) as exc:  # TimeoutError included
                 raise connect_error(self._endpoint, exc, plan.connect_timeout) from None
             connected = True
             await conn.done
@@ -151,15 +168,20 @@ def process_main(
     progress: Any,
     slot: int,
     start_line: Any,
+    stop: Any,
     results: Queue[tuple[int, WorkerResult]],
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process.
+
+    Ctrl-C reaches the whole process group; only the parent acts on it: it closes
+    the write end of the `stop` pipe, and the worker reports what it completed. (It
+    was started with SIGINT blocked, so no KeyboardInterrupt can come before this
+    ignores it.)
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Start together, so the run's elapsed time does not include process start-up.
     with contextlib.suppress(threading.BrokenBarrierError):
         start_line.wait(timeout=max(plan.deadline - time.monotonic(), 0))
-    try:
-        with asyncio.Runner(loop_factory=loop_factory(plan.loop)) as runner:
-            result = runner.run(Worker(plan, progress, slot).run())
-    except KeyboardInterrupt:
-        return  # Ctrl-C reached the whole process group: the parent reports
+    with asyncio.Runner(loop_factory=loop_factory(plan.loop)) as runner:
+        result = runner.run(Worker(plan, progress, slot, stop).run())
     results.put((slot, result))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO
 
-from protocol import FRAME_HEADER_SIZE, Ack, Framing, Reply, ServerError
-
+from ..protocol import FRAME_HEADER_SIZE, Ack, Framing, Reply, ServerError
 from .base import ConnectionBase
 from .errors import ClientError, ServerRefused
+from .streams import warn, write
 
 
 def as_text(data: bytes) -> str:
@@ -19,18 +18,15 @@ def as_text(data: bytes) -> str:
 
 
 class Output:
-    """Text mode writes each reply as it comes; JSON mode writes one document at the end."""
+    """Text mode writes each reply as it comes; JSON mode writes one document at the end.
 
-    def __init__(
-        self,
-        url: str,
-        as_json: bool,
-        out: BinaryIO | None = None,
-        err: TextIO | None = None,
-    ) -> None:
+    Writing to `out` raises streams.OutputFailed when it takes no more (a reader
+    that closed the pipe, a full disk); errors go to stderr as one line.
+    """
+
+    def __init__(self, url: str, as_json: bool, out: BinaryIO) -> None:
         self.as_json = as_json
-        self.out = out if out is not None else sys.stdout.buffer
-        self.err = err if err is not None else sys.stderr
+        self.out = out
         self._started = time.monotonic()
         self._doc: dict[str, Any] = {"url": url, "connections": []}
 
@@ -59,7 +55,7 @@ class Output:
             error["reason"] = exc.reason.value
         self._doc["error"] = error
         if not self.as_json:
-            self.err.write(f"client: {exc.kind}: {exc}\n")
+            warn(f"client: {exc.kind}: {exc}")
 
     def finish(self, exit_code: int) -> None:
         if not self.as_json:
@@ -67,8 +63,7 @@ class Output:
         self._doc.setdefault("error", None)
         self._doc["exit_code"] = exit_code
         self._doc["elapsed_s"] = round(time.monotonic() - self._started, 6)
-        self.out.write(json.dumps(self._doc, ensure_ascii=False).encode() + b"\n")
-        self.out.flush()
+        write(self.out, json.dumps(self._doc, ensure_ascii=False).encode() + b"\n")
 
     def _print(self, conn: ConnectionBase, reply: Reply) -> None:
         if self.as_json:
@@ -78,5 +73,4 @@ class Output:
             # A frame's header is not text: print the body, on a line of its own.
             body = data[FRAME_HEADER_SIZE:]
             data = body if body.endswith(b"\n") else body + b"\n"
-        self.out.write(data)
-        self.out.flush()
+        write(self.out, data)

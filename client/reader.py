@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from protocol import (
+from ..protocol import (
     ACK_PREFIX,
     ERR_PREFIX,
     GREETING,
@@ -24,9 +24,9 @@ from protocol import (
     parse_seed_response,
     reply_limit,
 )
-from protocol import Ack as AckReply
-from protocol import Greeting as GreetingReply
-
+from ..protocol import Ack as AckReply
+from ..protocol import Greeting as GreetingReply
+from .diagnose import empty_line_hint, first_bytes_hint, seed_stall_hint
 from .errors import ClientError, ClosedEarly, UnexpectedBytes
 
 # Large enough for the ack of any message a server would accept, yet bounded.
@@ -43,6 +43,10 @@ def name_body(body: bytes, greeting_body: bytes) -> Reply:
 
 def reply_too_large(exc: MessageTooLarge) -> UnexpectedBytes:
     return UnexpectedBytes(f"a reply of {exc.size} bytes exceeds {exc.limit}")
+
+
+# The first bytes a connection received, kept to say what they most likely are.
+FIRST_BYTES_KEPT = 64
 
 
 def _could_start(data: bytes | bytearray, prefix: bytes) -> bool:
@@ -66,12 +70,19 @@ class ReplyReader:
         self._pending = bytearray()
         self._seed_greeting_due = framing is Framing.SEED
         self._raw = False  # set by take_unparsed: bytes are collected, no longer parsed
+        self._first = bytearray()  # the first FIRST_BYTES_KEPT bytes received
+        self._taken = 0  # replies next_reply() gave: the greeting, then one per message
         if framing is not Framing.SEED:
             self._decoder = self._codec.message_decoder(max_reply_bytes)
 
     @property
     def at_eof(self) -> bool:
         return self._eof
+
+    @property
+    def replies_taken(self) -> int:
+        """Replies taken so far: 0 before the greeting, then 1 + the messages answered."""
+        return self._taken
 
     @property
     def reply_buffered(self) -> bool:
@@ -81,6 +92,8 @@ class ReplyReader:
     def feed(self, data: bytes) -> None:
         if not data:
             return
+        if len(self._first) < FIRST_BYTES_KEPT:
+            self._first += data[: FIRST_BYTES_KEPT - len(self._first)]
         self._pending += data
         if self._decoder is None or self._failure is not None or self._raw:
             return
@@ -102,12 +115,35 @@ class ReplyReader:
         """The next reply, or None when more bytes are needed.
 
         Raises ClosedEarly at EOF with no reply left, UnexpectedBytes for bytes
-        that fit no reply.
+        that fit no reply (saying which listener they most likely came from, when
+        they look like the opening of another framing's).
         """
+        try:
+            reply = self._next_reply()
+        except UnexpectedBytes as exc:
+            raise self._explained(exc) from None
+        if reply is not None:
+            self._taken += 1
+        return reply
+
+    def stall_hint(self) -> str | None:
+        """What waiting in vain for the next reply most likely means, if anything is known."""
+        if self._decoder is None and self._taken == 1 and not self._raw:
+            return seed_stall_hint(bytes(self._pending))
+        return None
+
+    def _explained(self, exc: UnexpectedBytes) -> UnexpectedBytes:
+        hint = first_bytes_hint(self.framing, bytes(self._first)) if self._taken == 0 else None
+        return exc if hint is None else UnexpectedBytes(hint, bytes(self._first))
+
+    def _next_reply(self) -> Reply | None:
         if self._decoder is None:
             return self._next_seed_reply()
         if self._bodies:
-            return name_body(self._bodies.popleft(), self._codec.greeting_body)
+            body = self._bodies.popleft()
+            if not body and self._taken and (hint := empty_line_hint(self.framing)):
+                raise UnexpectedBytes(hint)
+            return name_body(body, self._codec.greeting_body)
         if self._failure is not None:
             raise self._failure
         if self._eof:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from protocol import Endpoint, Reply
-
+from ..protocol import Endpoint, Reply
 from .base import (
     READ_SIZE,
     ConnectionBase,
@@ -37,7 +36,7 @@ def connect(
     endpoint = parse_url(url)
     try:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=connect_timeout)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise connect_error(endpoint, exc, connect_timeout) from None
     tune(sock)
     return Connection(sock, endpoint, timeout=timeout, max_reply_bytes=max_reply_bytes)
@@ -116,7 +115,7 @@ class Connection(ConnectionBase):
             reply = self._reader.next_reply()
             if reply is not None:
                 return reply
-            self._fed(self._recv(deadline, "waiting for a reply"))
+            self._fed(self._recv(deadline, self._reply_timeout))
 
     def roundtrip(self, body: bytes) -> Reply:
         """Send one message and return the reply to it, whatever it is."""
@@ -144,7 +143,7 @@ class Connection(ConnectionBase):
         deadline = time.monotonic() + self.timeout
         data = bytearray(self._reader.take_unparsed())
         while not self._reader.at_eof:
-            chunk = self._recv(deadline, "waiting for the server to close")
+            chunk = self._recv(deadline, self._close_timeout)
             self._fed(chunk)
             data += self._reader.take_unparsed()
         return bytes(data)
@@ -154,26 +153,19 @@ class Connection(ConnectionBase):
     def send(self, body: bytes, *, chunks: Sequence[int] | None = None, pause: float = 0.0) -> None:
         """Send one message framed for this URL, written in pieces of `chunks` bytes
         with `pause` seconds between them (pieces cut the framed bytes)."""
-        self.send_raw(self.codec.encode_message(body), chunks=chunks, pause=pause)
+        self._messages_sent += 1
+        self._write(self.codec.encode_message(body), chunks, pause, framed=True)
 
     def send_many(self, bodies: Sequence[bytes]) -> None:
         """Several messages in one write (pipelining)."""
-        self.send_raw(self.encode_all(bodies))
+        self._messages_sent += len(bodies)
+        self._write(self.encode_all(bodies), None, 0.0, framed=True)
 
     def send_raw(
         self, data: bytes, *, chunks: Sequence[int] | None = None, pause: float = 0.0
     ) -> None:
         """Bytes as given, no framing (garbage and fault tests)."""
-        for index, piece in enumerate(split_chunks(data, chunks)):
-            if index and pause:
-                time.sleep(pause)
-            self.sock.settimeout(self.timeout)
-            try:
-                self.sock.sendall(piece)
-            except TimeoutError:
-                raise ClientTimeout("sending", self.timeout) from None
-            except OSError as exc:
-                raise send_failed(exc) from None
+        self._write(data, chunks, pause, framed=False)
 
     # --- ending ---
 
@@ -194,15 +186,32 @@ class Connection(ConnectionBase):
 
     # --- internals ---
 
-    def _recv(self, deadline: float, operation: str) -> bytes:
+    def _write(
+        self, data: bytes, chunks: Sequence[int] | None, pause: float, *, framed: bool
+    ) -> None:
+        for index, piece in enumerate(split_chunks(data, chunks)):
+            if index and pause:
+                time.sleep(pause)
+            self.sock.settimeout(self.timeout)
+            try:
+                self.sock.sendall(piece)
+            except TimeoutError:
+                raise self._send_timeout(framed) from None
+            except OSError as exc:
+                raise send_failed(exc) from None
+
+    def _close_timeout(self) -> ClientTimeout:
+        return ClientTimeout("the server to close", self.timeout)
+
+    def _recv(self, deadline: float, timed_out: Callable[[], ClientTimeout]) -> bytes:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ClientTimeout(operation, self.timeout)
+            raise timed_out()
         self.sock.settimeout(remaining)
         try:
             return self.sock.recv(READ_SIZE)
         except TimeoutError:
-            raise ClientTimeout(operation, self.timeout) from None
+            raise timed_out() from None
         except OSError as exc:
             raise ClosedEarly(f"the connection broke: {exc.strerror or exc}") from None
 

@@ -1,1 +1,1 @@
-"""The socket-harness TCP server: `python -m server --help`."""
+"""The socket-harness TCP server: `python -m socket_harness.server --help`."""

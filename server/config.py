@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from protocol import DEFAULT_MAX_MESSAGE_BYTES, Endpoint, format_host_port, parse_endpoint
+from ..protocol import DEFAULT_MAX_MESSAGE_BYTES, Endpoint, format_host_port, parse_endpoint
 
 DEFAULT_LISTEN = "seed://0.0.0.0:9000 line://0.0.0.0:9001 frame://0.0.0.0:9002"
 DEFAULT_HEALTH = "127.0.0.1:9099"
@@ -123,7 +123,7 @@ OPTIONS = (
     Option("--drain-timeout", "SERVER_DRAIN_TIMEOUT", _seconds, "3", "S",
            "on SIGTERM/SIGINT, abort connections still open after S seconds (exit 3)"),
     Option("--health", "SERVER_HEALTH", _health, DEFAULT_HEALTH, "HOST:PORT",
-           "health endpoint for `python -m server.probe`; empty disables"),
+           "health endpoint for `python -m socket_harness.server.probe`; empty disables"),
     Option("--log-format", "SERVER_LOG_FORMAT", _choice("text", "json"), "text", "text|json",
            "text = logfmt, json = one object per line"),
     Option("--log-level", "SERVER_LOG_LEVEL", _choice("info", "warning"), "info", "info|warning",
@@ -136,10 +136,13 @@ OPTIONS = (
 
 EPILOG = """\
 exit codes: 0 clean (max-sessions reached, or a complete drain after SIGTERM/SIGINT),
-1 startup failure (address in use, ...), 2 usage error,
-3 drain timed out or a second signal arrived: connections were aborted.
+1 startup failure (address in use, ...; also one line on stderr), 2 usage error,
+3 drain timed out or a second signal arrived: connections were aborted,
+4 the log had nowhere to go (stdout and stderr both closed or broken),
+128+N stopped by signal N before ready (143 SIGTERM, 130 SIGINT): nothing served.
 
-Logs go to stdout, one event per line (text = logfmt, or json).
+Logs go to stdout, one event per line (text = logfmt, or json); to stderr once
+stdout is closed or its reader is gone.
 """
 
 
@@ -172,7 +175,7 @@ def _default(parser: argparse.ArgumentParser, option: Option, environ: Mapping[s
 
 def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m server",
+        prog="python -m socket_harness.server",
         description="socket-harness TCP server: seed, line and frame listeners in one process.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

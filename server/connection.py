@@ -6,16 +6,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from protocol import ErrorReason, Framing, MessageTooLarge, codec_for
-
+from ..protocol import ErrorReason, Framing, MessageTooLarge, codec_for
 from .logs import EventLog
+from .outbox import Outbox
 from .stats import Stats
-
-# After a last reply to a peer that may still be sending (oversize message, seed's
-# one read), closing with its bytes unread makes the kernel send RST, which can
-# destroy the reply in flight. So half-close, discard what comes, and close at the
-# peer's EOF or after this long.
-LINGER_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +38,9 @@ class Connection(asyncio.Protocol):
     """asyncio Protocol for one peer on one listener.
 
     Close reasons (the `close` event's `reason`): answered (seed done), peer-closed,
-    too-large, idle-timeout, shutting-down, reset, aborted, os-error.
+    too-large, idle-timeout, shutting-down, reset, aborted, timed-out, os-error.
+    Everything it sends goes through its Outbox: `bytes_out` and `messages` are
+    what the kernel took (bytes; answers whose every byte it took).
     """
 
     __slots__ = (
@@ -56,18 +52,18 @@ class Connection(asyncio.Protocol):
         "_last_activity",
         "_loop",
         "_one_shot",
+        "_out",
         "_owner",
-        "_pending_at_check",
+        "_peer_eof",
         "_reason",
+        "_sent_at_check",
         "_started",
         "_time",
         "_timer",
         "_transport",
         "bytes_in",
-        "bytes_out",
         "codec",
         "listener",
-        "messages",
         "peer",
     )
 
@@ -83,28 +79,43 @@ class Connection(asyncio.Protocol):
         self._time = self._loop.time
         self._one_shot = framing is Framing.SEED
         self._transport: asyncio.Transport | None = None
+        self._out: Outbox | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
         self._abort_requested = False
+        self._peer_eof = False
         self._reason: str | None = None
         self._started = self._loop.time()
         self._last_activity = self._started
-        self._pending_at_check = 0
+        self._sent_at_check = 0
         self.bytes_in = 0
-        self.bytes_out = 0
-        self.messages = 0
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes the kernel took from us (send() accepted them)."""
+        return 0 if self._out is None else self._out.sent
+
+    @property
+    def messages(self) -> int:
+        """Messages answered: those whose whole answer the kernel took."""
+        return 0 if self._out is None else self._out.answers
 
     # --- asyncio callbacks -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        settings = self._owner.settings
+        # Over send_buffer_bytes queued, the peer is no longer read until they drain.
+        self._out = Outbox(
+            self._transport,
+            high_water=settings.send_buffer_bytes,
+            idle_timeout=settings.idle_timeout,
+        )
         self._owner.log.peer_info("open", listener=self.listener, peer=self.peer)
         if self._abort_requested:
             self.abort()
             return
-        # Over this many queued bytes asyncio calls pause_writing(): stop reading the peer.
-        self._transport.set_write_buffer_limits(high=self._owner.settings.send_buffer_bytes)
-        self._write(self.codec.greeting)
+        self._out.send(self.codec.greeting)
         idle = self._owner.settings.idle_timeout
         if idle:
             self._timer = self._loop.call_later(idle, self._check_idle)
@@ -126,30 +137,30 @@ class Connection(asyncio.Protocol):
         if messages:
             self._answer(messages)
             if self._one_shot:
-                self._close("answered", linger=True)
+                self._close("answered")
                 return
         if self._owner.draining and not self._decoder.buffered:
             # The message it was in the middle of is answered: now it may go.
             self._fail(ErrorReason.SHUTTING_DOWN)
 
     def eof_received(self) -> bool:
-        if self._closing and self._transport is not None:
-            self._transport.close()  # lingering after our last reply: the peer is done too
+        self._peer_eof = True
+        if self._closing:
+            if self._out is not None:
+                self._out.close()  # lingering after our last reply: the peer is done too
             return True
         buffered = self._decoder.buffered
         if buffered:
             self.log_error("truncated", bytes=buffered)
         self._close("peer-closed")
-        return True  # we closed it ourselves (after the queued answers are sent)
+        return True  # we close it ourselves (after the queued answers are sent)
 
     def pause_writing(self) -> None:
-        # The peer reads slower than it sends: stop reading until our answers drain.
-        if self._transport is not None and not self._closing:
-            self._transport.pause_reading()
+        pass  # the Outbox pauses reading the peer itself (see resume_writing)
 
     def resume_writing(self) -> None:
-        if self._transport is not None and not self._closing:
-            self._transport.resume_reading()
+        if self._out is not None:
+            self._out.progress()  # the loop sent more of its buffer
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -167,6 +178,8 @@ class Connection(asyncio.Protocol):
                 reason = "os-error"
             if exc is not None:
                 self.log_error(reason, detail=str(exc) or type(exc).__name__)
+        if self._out is not None:
+            self._out.lost(exc)
         owner = self._owner
         stats = owner.stats
         stats.messages += self.messages
@@ -194,40 +207,39 @@ class Connection(asyncio.Protocol):
         if not self._decoder.buffered:
             self._fail(ErrorReason.SHUTTING_DOWN)
 
-    def abort(self) -> None:
-        """Drop the connection now (drain timeout or second signal)."""
-        if self._transport is None:
+    def abort(self) -> bool:
+        """Drop the connection now (drain timeout or second signal); False if nothing is lost.
+
+        One in its lingering close whose last reply the kernel already took is
+        closed instead (no RST that could still destroy that reply).
+        """
+        if self._transport is None or self._out is None:
             self._abort_requested = True
-            return
+            return True
         if self._reason == "aborted":
-            return  # a second signal after the drain timeout: already going
+            return True  # a second signal after the drain timeout: already going
+        if self._out.replied:
+            self._out.close()  # its reply is out: stop lingering, but no RST
+            return False
         self._drop("aborted")
+        return True
 
     # --- internals ---------------------------------------------------------------
-
-    def _write(self, data: bytes) -> None:
-        assert self._transport is not None
-        self._transport.write(data)
-        self.bytes_out += len(data)
 
     def _answer(self, messages: list[bytes]) -> None:
         if not messages:
             return
         encode = self._encode_ack
-        transport = self._transport
-        assert transport is not None  # answers only follow connection_made
-        self.messages += len(messages)
+        out = self._out
+        assert out is not None  # answers only follow connection_made
         # Small pipelined messages: one write per batch (one send() call, not one each).
         # Large ones: one write each, since joining them would copy every byte once more.
         if len(messages) == 1 or len(messages[0]) > _JOIN_BELOW:
             for message in messages:
-                out = encode(message)
-                transport.write(out)
-                self.bytes_out += len(out)
+                if not out.send(encode(message), 1):
+                    return  # the peer is gone: nothing more is written
             return
-        out = b"".join([encode(message) for message in messages])
-        transport.write(out)
-        self.bytes_out += len(out)
+        out.send_joined([encode(message) for message in messages])
 
     def log_error(self, reason: str, **fields: str | int) -> None:
         """Count an `error` event for the summary and log it with this peer's names."""
@@ -240,70 +252,46 @@ class Connection(asyncio.Protocol):
     def _fail(self, reason: ErrorReason, **fields: str | int) -> None:
         """Send `ERR <reason>` in the listener's framing and close."""
         self.log_error(reason.value, **fields)
-        self._write(self.codec.encode_error(reason))
-        self._close(reason.value, linger=reason is ErrorReason.TOO_LARGE)
+        assert self._out is not None
+        self._out.send(self.codec.encode_error(reason))
+        self._close(reason.value)
 
     def _drop(self, reason: str, **fields: str | int) -> None:
-        """Abort at once (RST): what is still queued for the peer is lost."""
-        assert self._transport is not None
+        """Abort at once (RST): what is still queued for the peer is lost (and not counted)."""
+        assert self._out is not None
         self.log_error(reason, **fields)
         self._reason = reason
         self._closing = True
-        self._transport.abort()
+        self._cancel_timer()
+        self._out.abort()
 
-    def _close(self, reason: str, *, linger: bool = False) -> None:
-        """Close after the queued bytes are sent; abort if the peer never takes them.
-
-        With `linger`, send FIN after them instead and keep reading (discarding)
-        until the peer's EOF or LINGER_SECONDS, so our last reply is not reset.
-        """
-        if self._closing or self._transport is None:
+    def _close(self, reason: str) -> None:
+        """After the last reply: the lingering close (Outbox.finish), so no reset destroys it."""
+        out = self._out
+        if self._closing or out is None or self._transport is None:
             return
         self._closing = True
+        self._cancel_timer()
+        if self._transport.is_closing():
+            return  # lost under us (a reset): connection_lost names the reason
         self._reason = reason
-        if linger and self._transport.can_write_eof():
-            self._linger(self._transport)
-            return
-        self._transport.close()
+        out.finish(peer_done=self._peer_eof)
+
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        idle = self._owner.settings.idle_timeout
-        # Nothing queued: the transport is gone on the next loop turn, no timer needed.
-        if idle and self._transport.get_write_buffer_size():
-            self._timer = self._loop.call_later(idle, self._transport.abort)
-
-    def _linger(self, transport: asyncio.Transport) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        transport.write_eof()
-        if not transport.is_reading():
-            transport.resume_reading()  # reading was paused for backpressure: drain the peer
-        # A peer still reading a large queued reply gets the idle timeout's grace, too.
-        pending = transport.get_write_buffer_size()
-        delay = max(LINGER_SECONDS, self._owner.settings.idle_timeout if pending else 0.0)
-        self._timer = self._loop.call_later(delay, self._end_linger)
-
-    def _end_linger(self) -> None:
-        self._timer = None
-        transport = self._transport
-        if transport is None:
-            return
-        if transport.get_write_buffer_size():
-            transport.abort()  # it never took our reply
-        else:
-            transport.close()
 
     def _check_idle(self) -> None:
         self._timer = None
-        transport = self._transport
-        if transport is None or self._closing:
+        out = self._out
+        if out is None or self._closing:
             return
         now = self._loop.time()
-        pending = transport.get_write_buffer_size()
-        if pending < self._pending_at_check:
+        if out.sent > self._sent_at_check:
             self._last_activity = now  # the peer took some of our answers: not idle
-        self._pending_at_check = pending
+        self._sent_at_check = out.sent
+        pending = out.pending
         deadline = self._last_activity + self._owner.settings.idle_timeout
         if now < deadline:
             self._timer = self._loop.call_at(deadline, self._check_idle)

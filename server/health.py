@@ -2,36 +2,32 @@
 
 An answer proves the loop runs and the server is serving (not merely that a port
 is open). Health connections are not sessions, take no slot and log nothing.
+The close is the lingering one (server/outbox.py): a check that sends a request
+first (`GET / HTTP/1.0`, as curl, wget or an orchestrator's HTTP check does)
+still reads the whole answer and an EOF, not a reset.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import cast
 
 from .config import HostPort
+from .last_reply import LastReply
 
 HEALTHY = b"OK"
 
 
-class HealthProtocol(asyncio.Protocol):
-    __slots__ = ("_status",)
-
-    def __init__(self, status: Callable[[], str]) -> None:
-        self._status = status
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A probe that already left makes the write fail quietly: asyncio logs
-        # OSErrors of a transport only in debug mode.
-        transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio subclasses
-        transport.write(HEALTHY + b" " + self._status().encode() + b"\n")
-        transport.close()
-
-
 async def start_health(address: HostPort, status: Callable[[], str]) -> asyncio.Server:
-    """Listen on `address` (port 0 = ephemeral); raises OSError when it cannot."""
+    """Listen on `address` (port 0 = ephemeral); raises OSError when it cannot.
+
+    `status()` gives the text after `OK ` (e.g. `connections=2 listeners=3`).
+    """
     loop = asyncio.get_running_loop()
+
+    def answer() -> bytes:
+        return HEALTHY + b" " + status().encode() + b"\n"
+
     return await loop.create_server(
-        lambda: HealthProtocol(status), address.host, address.port, backlog=16
+        lambda: LastReply(answer), address.host, address.port, backlog=16
     )

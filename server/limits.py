@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
-from protocol import ErrorReason, codec_for
-
+from ..protocol import ErrorReason, codec_for
 from .listener import Listener
 from .logs import EventLog
 from .stats import Stats
@@ -15,6 +14,8 @@ from .stats import Stats
 ACCEPT_BATCH = 64
 
 Admit = Callable[[Listener, socket.socket, str], None]
+# Send these bytes on this accepted socket as its only reply, then close (lingering).
+Refuse = Callable[[socket.socket, bytes], None]
 
 
 class Admission:
@@ -34,6 +35,7 @@ class Admission:
         log: EventLog,
         stats: Stats,
         admit: Admit,
+        refuse: Refuse,
         sessions_exhausted: Callable[[], None],
     ) -> None:
         self._max_connections = max_connections
@@ -42,6 +44,7 @@ class Admission:
         self._log = log
         self._stats = stats
         self._admit = admit
+        self._refuse = refuse
         self._sessions_exhausted = sessions_exhausted
         self.listeners: list[Listener] = []
         self.active = 0
@@ -98,14 +101,7 @@ class Admission:
         return True
 
     def _refuse_busy(self, listener: Listener, sock: socket.socket, peer: str) -> None:
-        """Overflow reject: `ERR busy` instead of the greeting, then close."""
+        """Overflow reject: `ERR busy` instead of the greeting, then the lingering close."""
         self._stats.errors[ErrorReason.BUSY.value] += 1
         self._log.warning("error", listener=listener.url, peer=peer, reason=ErrorReason.BUSY.value)
-        try:
-            # A fresh socket's send buffer always has room for these few bytes.
-            sock.send(codec_for(listener.framing).encode_error(ErrorReason.BUSY))
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the peer already left; nothing to tell it
-        finally:
-            sock.close()
+        self._refuse(sock, codec_for(listener.framing).encode_error(ErrorReason.BUSY))

@@ -12,8 +12,7 @@ import errno
 import socket
 from collections.abc import Callable
 
-from protocol import Endpoint, format_host_port
-
+from ..protocol import Endpoint, format_host_port
 from .logs import EventLog
 
 # accept() failures that mean "the machine is short of something": retry later.

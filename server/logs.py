@@ -1,13 +1,16 @@
-"""One line per event on stdout: logfmt (`key=value ...`) or one JSON object."""
+"""One line per event on stdout (stderr once stdout fails): logfmt or one JSON object."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-import sys
 import time
-from collections.abc import Mapping
+import traceback
+from collections.abc import Callable, Mapping
 from typing import TextIO
+
+from .streams import LogOutputs
 
 Value = str | int | float | bool | None | Mapping[str, int]
 
@@ -49,14 +52,31 @@ def _logfmt_value(value: Value) -> str:
 
 
 class EventLog:
-    """Writes `ts level event ...fields` lines, flushing each: tests and `docker logs` tail them."""
+    """Writes `ts level event ...fields` lines, flushing each: tests and `docker logs` tail them.
+
+    To `stream` if given, else stdout, moving to stderr when stdout is closed or fails
+    (one `event=log` line there says why). `when_lost` is called once if no stream is
+    left; `lost` stays true from then on.
+    """
 
     def __init__(
         self, fmt: str = "text", stream: TextIO | None = None, level: str = "info"
     ) -> None:
         self._json = fmt == "json"
-        self._stream = stream if stream is not None else sys.stdout
+        self._outputs = (
+            LogOutputs.standard() if stream is None else LogOutputs([("stream", stream)])
+        )
         self._peer_info = level == "info"
+        self.when_lost: Callable[[], None] | None = None
+
+    @property
+    def stream(self) -> str:
+        """Where lines go now: "stdout", "stderr" ("stream" when given one), "" for nowhere."""
+        return self._outputs.current
+
+    @property
+    def lost(self) -> bool:
+        return not self._outputs.current
 
     def info(self, event: str, **fields: Value) -> None:
         self.emit("info", event, fields)
@@ -73,6 +93,9 @@ class EventLog:
         self.emit("error", event, fields)
 
     def emit(self, level: str, event: str, fields: Mapping[str, Value]) -> None:
+        self._write(self._format(level, event, fields))
+
+    def _format(self, level: str, event: str, fields: Mapping[str, Value]) -> str:
         if self._json:
             record: dict[str, object] = {"ts": _timestamp(), "level": level, "event": event}
             record.update(fields)
@@ -81,9 +104,51 @@ class EventLog:
             parts = [f"ts={_timestamp()} level={level} event={event}"]
             parts.extend(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
             line = " ".join(parts)
+        return line
+
+    def _write(self, line: str) -> None:
+        # Each failed write gives up one stream, so this ends; a move is announced first,
+        # on the stream the log moved to, then the line that could not be written.
+        while self._outputs.current:
+            for move in self._outputs.take_moves():
+                fields = {"stream": move.stream, "reason": move.reason, "detail": move.detail}
+                self._outputs.write(self._format("warning", "log", fields) + "\n")
+            if self._outputs.write(line + "\n"):
+                return
+        if self.when_lost is not None:
+            when_lost, self.when_lost = self.when_lost, None
+            when_lost()
+
+
+class _EventLogHandler(logging.Handler):
+    """Turns a record of the `asyncio` logger into one `error` line of the event log."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._stream.write(line + "\n")
-            self._stream.flush()
-        except (BrokenPipeError, ValueError):
-            # Nobody reads our stdout any more; serving must go on.
-            pass
+            fields: dict[str, Value] = {"reason": "event-loop", "message": record.getMessage()}
+            if record.exc_info is not None and record.exc_info[1] is not None:
+                fields["detail"] = "".join(traceback.format_exception(record.exc_info[1]))
+            level = "error" if record.levelno >= logging.ERROR else "warning"
+            self._log.emit(level, "error", fields)
+        except Exception:  # a log line must never take the server down
+            self.handleError(record)
+
+
+def route_asyncio_logs(log: EventLog) -> None:
+    """Send what asyncio (and uvloop, which logs through the same `asyncio` logger)
+    logs by itself (e.g. `socket.send() raised exception.`) to `log` as one
+    `event=error reason=event-loop` line, and nothing of it to stderr.
+
+    Records below WARNING (asyncio's debug mode) are dropped, as Python's default is.
+    """
+    logger = logging.getLogger("asyncio")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _EventLogHandler):
+            logger.removeHandler(handler)
+    logger.addHandler(_EventLogHandler(log))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False  # not to the root logger, whose last resort is stderr

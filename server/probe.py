@@ -1,4 +1,6 @@
-"""`python -m server.probe [HOST:PORT]`: exit 0 when the health endpoint answers OK, else 1.
+"""`python -m socket_harness.server.probe [HOST:PORT]`: is the server healthy?
+
+Exit 0 when the health endpoint answers OK, else 1.
 
 For Docker's HEALTHCHECK. The address defaults to SERVER_HEALTH (the server's own
 setting), with a wildcard host (0.0.0.0, ::) probed on loopback.
@@ -33,7 +35,7 @@ def probe(host: str, port: int, timeout: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m server.probe",
+        prog="python -m socket_harness.server.probe",
         description="Ask the server's health endpoint; exit 0 healthy, 1 not.",
     )
     parser.add_argument(

@@ -22,6 +22,7 @@ from .profile import (
     MaxMessageBytes,
     MaxSessions,
     Promise,
+    Readiness,
     Setup,
     Target,
 )
@@ -108,6 +109,8 @@ def dumps(target: Target) -> str:
     elif isinstance(source, Address):
         head["address"] = str(source)
     head.update({**_setup(target.setup), "stop_signal": target.stop_signal})
+    if target.readiness is not Readiness.CONNECT:
+        head["readiness"] = target.readiness.value
     lines = _table("[target]", head)
     if isinstance(source, Build):
         lines += _table(

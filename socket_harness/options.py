@@ -136,6 +136,8 @@ OPTIONS = (
            "an environment variable of the target", _pair, repeatable=True),
     Option("--target-stop-signal", ("target", "stop_signal"), "SIGNAL",
            "the signal that stops the target (default: the image's STOPSIGNAL)"),
+    Option("--target-readiness", ("target", "readiness"), "connect|listening",
+           "how readiness is known: connect (and greeting), or the listen socket in /proc"),
     Option("--target-listener", ("listeners",), "[NAME=]FRAMING[:PORT]",
            "a listener: seed, line or frame, and its port", _listener, repeatable=True),
     Option("--target-greeting", ("wire", "greeting"), "TEXT|none",
@@ -252,7 +254,9 @@ def from_options(values: OptionValues, base: str | os.PathLike[str] | None = Non
     origin = OptionOrigin(file)
     given = [(_option(flag), value) for flag, value in values.items() if value is not None]
     given.sort(key=lambda pair: OPTIONS.index(pair[0]))
-    if any(option.path[:1] == ("build",) or option.path in _SOURCES for option, _ in given):
+    # Build arguments alone add to the file's build; any other source option replaces it.
+    replaces = [o for o, _ in given if o.path[:1] == ("build",) and o.path != ("build", "args")]
+    if replaces or any(option.path in _SOURCES for option, _ in given):
         raw.get("target", {}).pop("image", None)  # an option says how to get it: the file doesn't
         raw.get("target", {}).pop("address", None)
         raw.pop("build", None)

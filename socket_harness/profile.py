@@ -59,6 +59,20 @@ def frozen_mapping(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
     return types.MappingProxyType(dict(items or {}))
 
 
+class Readiness(enum.Enum):
+    """How the harness knows a started target is ready (always protocol-level, never a log).
+
+    `connect`: every listener accepts a connection and, where a greeting is
+    declared, sends it. `listening`: every listener's port is in LISTEN state in
+    the target's network namespace (its /proc/PID/net/tcp read from the host),
+    with no connection made: for a target that counts every connection it
+    accepts (the tutorial's server exits after five).
+    """
+
+    CONNECT = "connect"
+    LISTENING = "listening"
+
+
 # --- how to get the target --------------------------------------------------------
 
 
@@ -281,8 +295,8 @@ class Target:
 
     `source` says how to get it; `setup` how to start it (not for an `Address`);
     `stop_signal` is the signal the harness stops it with (None: the image's own
-    STOPSIGNAL); `listeners` are never empty; `path` is the profile file (None
-    when it came from options).
+    STOPSIGNAL); `readiness` how its start is known complete; `listeners` are never
+    empty; `path` is the profile file (None when it came from options).
     """
 
     name: str
@@ -290,6 +304,7 @@ class Target:
     listeners: tuple[Listener, ...]
     setup: Setup = field(default_factory=Setup)
     stop_signal: str | None = None
+    readiness: Readiness = Readiness.CONNECT
     wire: Wire = field(default_factory=Wire)
     promises: Promises = field(default_factory=Promises)
     path: Path | None = None

@@ -36,6 +36,7 @@ from .profile import (
     MaxSessions,
     Overflow,
     Promises,
+    Readiness,
     Setup,
     Source,
     Target,
@@ -44,7 +45,7 @@ from .profile import (
 )
 from .toml_lines import KeyPath
 
-E = TypeVar("E", Framing, Overflow)
+E = TypeVar("E", Framing, Overflow, Readiness)
 P = TypeVar("P")
 
 # signal(7) on Linux, where every target runs: not the host's list (it may be another OS).
@@ -71,7 +72,9 @@ IMAGE_REFERENCE = re.compile(
 _VARIABLE = re.compile(r"[^=\0]+")
 
 TOP_KEYS = ("target", "build", "listeners", "wire", "promises")
-TARGET_KEYS = ("name", "image", "address", "command", "environment", "stop_signal")
+TARGET_KEYS = (
+    "name", "image", "address", "command", "environment", "stop_signal", "readiness"
+)  # fmt: skip
 BUILD_KEYS = ("context", "dockerfile", "args")
 LISTENER_KEYS = ("name", "framing", "port")
 WIRE_KEYS = ("greeting", "ack_prefix", "error_prefix")
@@ -300,8 +303,9 @@ class _Validator:
             self.variables(section, ("target",), "environment"),
         )
         stop_signal = self.signal(section, ("target",), "stop_signal")
+        readiness = self.choice(section, ("target",), "readiness", Readiness)
         if isinstance(source, Address):
-            for key in ("command", "environment", "stop_signal"):
+            for key in ("command", "environment", "stop_signal", "readiness"):
                 if key in section:
                     raise self.not_started(("target", key))
         return Target(
@@ -310,6 +314,7 @@ class _Validator:
             listeners=self.listeners(top.get("listeners"), source),
             setup=setup,
             stop_signal=stop_signal,
+            readiness=readiness or Readiness.CONNECT,
             wire=self.wire(top.get("wire", {})),
             promises=self.promises(top.get("promises", {}), source),
             path=path,

@@ -8,23 +8,42 @@
 - Without a reachable Docker Engine, container tests are skipped with the
   reason, except under CI=true, where that is a usage error: CI must never
   pass by skipping the suite that matters.
+- A red run ends nearly as fast as a green one: under `dev` and `ci` a failing
+  property shrinks for at most SHRINK_SECONDS and skips hypothesis' explain
+  phase; pytest-timeout's bound ends a test with an exception hypothesis does
+  not take for one more failing example; a hypothesis `FlakyFailure` is
+  reported with the failure it hides first.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import traceback
+from collections.abc import Generator
 from pathlib import Path
+from types import FrameType
 
+import hypothesis.internal.conjecture.engine as hypothesis_engine
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import FlakyFailure
 
 from tests.harness.engine import docker_problem, in_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINER_TESTS = Path(__file__).resolve().parent / "containers"
 
-settings.register_profile("dev", max_examples=10, deadline=None)
+# The explain phase replays a failing example in many variations to say which parts
+# matter: 67 of a 70 s red unit test on this machine. dev and ci skip it.
+QUICK_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+# How long a failing property may shrink under dev and ci (hypothesis' own cap, 300 s,
+# is no setting: it is the engine's MAX_SHRINKING_SECONDS, pinned with hypothesis).
+SHRINK_SECONDS = 10
+
+settings.register_profile("dev", max_examples=10, deadline=None, phases=QUICK_PHASES)
 settings.register_profile(
     "ci",
     max_examples=25,
@@ -33,6 +52,7 @@ settings.register_profile(
     deadline=None,  # shared 2-core runners: wall-clock deadlines only add flakes
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
+    phases=QUICK_PHASES,
 )
 settings.register_profile(
     "fuzz",
@@ -46,6 +66,64 @@ _PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 if _PROFILE not in ("dev", "ci", "fuzz"):
     raise pytest.UsageError(f"HYPOTHESIS_PROFILE={_PROFILE!r}: expected dev, ci or fuzz")
 settings.load_profile(_PROFILE)
+if _PROFILE != "fuzz":  # the long campaign shrinks as long as hypothesis likes
+    if not isinstance(getattr(hypothesis_engine, "MAX_SHRINKING_SECONDS", None), int):
+        raise pytest.UsageError(
+            "hypothesis.internal.conjecture.engine.MAX_SHRINKING_SECONDS is gone: "
+            "bound the shrink phase another way (tests/conftest.py)"
+        )
+    hypothesis_engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS
+
+
+class TestTimedOut(BaseException):
+    """A test ran past its pytest-timeout bound.
+
+    A BaseException on purpose: hypothesis takes an Exception, and pytest's own
+    `Failed` (what pytest-timeout raises), for one more failing example and goes
+    on shrinking, so the bound would not bound anything.
+    """
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: tuple[object, ...]) -> bool | None:
+    """pytest-timeout's `signal` method, but ending the test with TestTimedOut."""
+    timeout, method = settings[0], settings[1]
+    if method != "signal" or threading.current_thread() is not threading.main_thread():
+        return None  # pytest-timeout's own way
+    assert isinstance(timeout, int | float)
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise TestTimedOut(f"{item.nodeid} ran past its bound of {timeout:g} s (pytest-timeout)")
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # pytest-timeout's cancel calls it
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A hypothesis FlakyFailure is reported with the failure it hides first."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(error, FlakyFailure) and error.exceptions:
+        hidden = traceback.TracebackException.from_exception(error.exceptions[0])
+        hidden.stack = traceback.StackSummary.from_list(
+            [frame for frame in hidden.stack if "/hypothesis/" not in frame.filename]
+        )
+        first = "".join(hidden.format())
+        report.longrepr = (
+            f"The failure hypothesis calls flaky (it did not fail again when replayed; "
+            f"{len(error.exceptions)} failure(s) seen), the first as it happened:\n{first}\n"
+            f"{report.longrepr}"
+        )
+    return report
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import socket
 
-from protocol import (
+from socket_harness.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     SEED_READ_SIZE,
     Endpoint,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from protocol import FRAME_HEADER_SIZE, SEED_READ_SIZE, Framing, codec_for
+from socket_harness.protocol import FRAME_HEADER_SIZE, SEED_READ_SIZE, Framing, codec_for
 
 from .common import BACKLOG, announce, endpoint_from_argv
 

@@ -28,7 +28,9 @@ RunClient = Callable[..., ClientRun]
 
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
-    """Both images, built (or found up to date in Docker's cache) once per run."""
+    """Both images of this checkout, built (or found up to date in Docker's cache) once per
+    run: {"server": image ID, "client": image ID}. Containers run by these IDs, never by a
+    tag, so another run building other code on the same engine cannot change what runs."""
     try:
         return build_images()
     except ImageProblem as exc:
@@ -51,11 +53,13 @@ def network(images: dict[str, str], request: pytest.FixtureRequest) -> Iterator[
     net.remove()
 
 
-def _server_factory(network: Network, owner: str) -> Generator[StartServer, None, None]:
+def _server_factory(
+    network: Network, owner: str, images: dict[str, str]
+) -> Generator[StartServer, None, None]:
     started: list[ServerContainer] = []
 
-    def start(**options: Any) -> ServerContainer:
-        server = ServerContainer(network, owner, **options)
+    def start(image: str | None = None, **options: Any) -> ServerContainer:
+        server = ServerContainer(network, owner, image or images["server"], **options)
         started.append(server)
         return server
 
@@ -67,23 +71,31 @@ def _server_factory(network: Network, owner: str) -> Generator[StartServer, None
 
 
 @pytest.fixture
-def start_server(network: Network, request: pytest.FixtureRequest) -> Iterator[StartServer]:
-    """`start_server(max_connections=2, overflow="reject")`: a ready server, removed afterwards."""
-    yield from _server_factory(network, request.node.nodeid)
+def start_server(
+    network: Network, images: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[StartServer]:
+    """`start_server(max_connections=2, overflow="reject")`: a ready server, removed afterwards.
+
+    It runs this session's server image by ID; `image=ID` runs another one instead."""
+    yield from _server_factory(network, request.node.nodeid, images)
 
 
 @pytest.fixture(scope="module")
-def start_module_server(network: Network, request: pytest.FixtureRequest) -> Iterator[StartServer]:
+def start_module_server(
+    network: Network, images: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[StartServer]:
     """Like `start_server`, but the server lives for the whole module (cheap property tests)."""
-    yield from _server_factory(network, request.node.nodeid)
+    yield from _server_factory(network, request.node.nodeid, images)
 
 
 @pytest.fixture
-def client_runner(network: Network, request: pytest.FixtureRequest) -> RunClient:
+def client_runner(
+    network: Network, images: dict[str, str], request: pytest.FixtureRequest
+) -> RunClient:
     """`client_runner([URL, "hello"], timeout=30)`: run the client image to its end on `network`."""
 
     def run(args: list[str], timeout: float = 30.0) -> ClientRun:
-        return run_client(network, request.node.nodeid, args, timeout)
+        return run_client(network, request.node.nodeid, images["client"], args, timeout)
 
     return run
 

@@ -11,8 +11,8 @@ import socket
 
 import pytest
 
-import client
-from protocol import Framing, parse_endpoint
+from socket_harness import client
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 
 # Tighter than the suite-wide 120 s: nothing here should take long. The bound is on the

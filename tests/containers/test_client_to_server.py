@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import client
-from protocol import GREETING, ErrorReason, Framing
+from socket_harness import client
+from socket_harness.protocol import ErrorReason, Framing
 from tests.containers.conftest import RunClient, StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.strategies import container_settings, payloads
+from tests.oracle import model
 
 # Small enough to pass as arguments (four characters a byte), large enough to span segments.
 MAX_PAYLOAD = 4096
@@ -81,7 +82,7 @@ def test_text_output_is_the_tutorial_exchange_byte_for_byte(
 ) -> None:
     run = client_runner(["seed://server:9000", "Ho\\r\\nfirst blood\\r\\n"])
     assert run.exit_code == EXIT_OK, run.stderr
-    expected = GREETING + "收到的信息:Ho\r\nfirst blood\r\n\n".encode()
+    expected = model.greeting("seed") + model.ack("seed", b"Ho\r\nfirst blood\r\n")
     assert run.stdout.encode() == expected
 
 

@@ -17,14 +17,15 @@ import docker
 import pytest
 from testcontainers.compose import ComposeContainer, DockerCompose
 
-import client
-from protocol import ACK_PREFIX, GREETING, Ack, ErrorReason, ServerError
+from socket_harness import client
+from socket_harness.protocol import Ack, ErrorReason, ServerError
 from tests.harness.containers import bridge_ip
 from tests.harness.engine import compose_problem, unavailable
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import COMPOSE_PROJECT_PREFIX, SESSION_ID
 from tests.harness.sweep import compose_project_objects
 from tests.harness.waiting import wait_until
+from tests.oracle import model
 
 # Tighter than the suite-wide 120 s: nothing here should take long.
 pytestmark = pytest.mark.timeout(90)
@@ -44,6 +45,9 @@ def compose_env(images: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", PROJECT)
     monkeypatch.setenv("SOCKET_HARNESS_SESSION", SESSION_ID)
     monkeypatch.setenv("BASE_IMAGE", base_image())
+    # compose.yaml runs these (default: the movable :local tags): this session's own builds.
+    monkeypatch.setenv("SERVER_IMAGE", images["server"])
+    monkeypatch.setenv("CLIENT_IMAGE", images["client"])
     assert compose_project_objects(PROJECT) == [], "a previous run left this project behind"
     yield
     DockerCompose(ROOT, compose_file_name=FILES).stop()  # `down`, whatever the test did
@@ -54,7 +58,9 @@ def containers(compose: DockerCompose) -> list[ComposeContainer]:
     return compose.get_containers(include_all=True)
 
 
-def test_demo_stack_answers_five_times_and_exits_zero(compose_env: None) -> None:
+def test_demo_stack_answers_five_times_and_exits_zero(
+    compose_env: None, images: dict[str, str], docker_client: docker.DockerClient
+) -> None:
     compose = DockerCompose(ROOT, compose_file_name=FILES, wait=False)  # `up --detach`
     compose.start()
 
@@ -66,10 +72,13 @@ def test_demo_stack_answers_five_times_and_exits_zero(compose_env: None) -> None
     ended = wait_until(all_exited, timeout=60, what="the demo stack to end by itself", interval=0.5)
     assert {(c.Service, c.ExitCode) for c in ended} == {("server", 0), ("client", 0)}
     assert sum(c.Service == "client" for c in ended) == CLIENTS
+    # Each service ran this session's build, by ID, not the :local tags compose.yaml defaults to.
+    ran = {(c.Service, docker_client.containers.get(str(c.ID)).attrs["Image"]) for c in ended}
+    assert ran == {("server", images["server"]), ("client", images["client"])}
 
     client_logs, _ = compose.get_logs("client")
-    assert client_logs.count(GREETING.decode().strip()) == CLIENTS
-    answers = re.findall(re.escape(ACK_PREFIX.decode()) + r"Ho", client_logs)
+    assert client_logs.count(model.GREETING.decode().strip()) == CLIENTS
+    answers = re.findall(re.escape(model.ACK_PREFIX.decode()) + r"Ho", client_logs)
     assert len(answers) == CLIENTS
     server_logs, _ = compose.get_logs("server")
     assert "Traceback" not in server_logs + client_logs
@@ -89,7 +98,7 @@ def test_compose_stop_drains_the_server_and_exits_zero(
     idle.greeting()
     busy = client.connect(f"frame://{ip}:9002", timeout=TIMEOUT)
     busy.greeting()
-    wire = busy.codec.encode_message(b"in flight during compose stop")
+    wire = model.message("frame", b"in flight during compose stop")
     busy.send_raw(wire[:10])
 
     stopper = threading.Thread(target=compose.stop, kwargs={"down": False}, daemon=True)

@@ -43,10 +43,28 @@ def clients_printing(output: str, text: str) -> set[str]:
     return set(re.findall(rf"^(client-\d+)\s+\| {re.escape(text)}", output, re.MULTILINE))
 
 
+def container_reports(stderr: str) -> dict[str, tuple[int, str]]:
+    """demo.sh's `NAME exited CODE (image ID12)` lines: {replica: (exit code, short image ID)},
+    replicas named as `client-3`, `server-1`."""
+    found = re.findall(
+        rf"^demo: {re.escape(PROJECT)}-(\S+) exited (\d+) \(image ([0-9a-f]{{12}})\)$",
+        stderr,
+        re.MULTILINE,
+    )
+    return {name: (int(code), image) for name, code, image in found}
+
+
 def exit_reports(stderr: str) -> dict[str, int]:
-    """demo.sh's `NAME exited CODE` lines, by service replica (`client-3`, `server-1`)."""
-    found = re.findall(rf"^demo: {re.escape(PROJECT)}-(\S+) exited (\d+)$", stderr, re.MULTILINE)
-    return {name: int(code) for name, code in found}
+    """Each replica's exit code, as demo.sh reports it."""
+    return {name: code for name, (code, _) in container_reports(stderr).items()}
+
+
+def images_run(stderr: str) -> dict[str, set[str]]:
+    """The short image IDs each service's containers ran, as demo.sh reports them."""
+    ran: dict[str, set[str]] = {}
+    for name, (_, image) in container_reports(stderr).items():
+        ran.setdefault(name.rsplit("-", 1)[0], set()).add(image)
+    return ran
 
 
 def leftovers() -> list[str]:
@@ -70,7 +88,9 @@ def demo_project(images: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT + 180)
-def test_make_demo_shows_five_answers_and_every_container_exits_zero(demo_project: str) -> None:
+def test_make_demo_shows_five_answers_and_every_container_exits_zero(
+    demo_project: str, images: dict[str, str]
+) -> None:
     result = run_demo()
 
     assert result.returncode == 0, result.stderr
@@ -79,6 +99,12 @@ def test_make_demo_shows_five_answers_and_every_container_exits_zero(demo_projec
     assert clients_printing(result.stdout, "first blood") == CLIENTS  # the \r\n escape became bytes
     assert exit_reports(result.stderr) == dict.fromkeys([*CLIENTS, "server-1"], 0)
     assert re.search(r"^server-1\s+\| .*event=summary connections=5 ", result.stdout, re.M)
+    # The demo ran the images this checkout's build returned (the same IDs as this
+    # session's: one tree, one build), not whatever a shared tag pointed at.
+    assert images_run(result.stderr) == {
+        "server": {images["server"].removeprefix("sha256:")[:12]},
+        "client": {images["client"].removeprefix("sha256:")[:12]},
+    }
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT + 180)

@@ -4,6 +4,8 @@ One server serves the module. After every fault the server must answer a
 normal exchange, its open file descriptors (/proc/1/fd) must return to the
 baseline taken at start, and its memory must stay within MEMORY_BOUND_KIB of
 the baseline: a fault may cost a little memory, never a leak that grows.
+The bytes the server must send come from the reference model (tests/oracle/model.py)
+and are read by a plain socket peer, never decoded by protocol/ or client/.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-import client
-from protocol import Ack, ErrorReason, Framing, ServerError, parse_endpoint
+from socket_harness import client
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
-from tests.harness.expect import up_to_the_fault
 from tests.harness.logs import logged_peer
 from tests.harness.strategies import container_settings, payloads
 from tests.harness.waiting import wait_until
+from tests.oracle import model
+from tests.oracle.target import stopped
+from tests.oracle.wire import WirePeer, first_difference
 
 LIMIT = 16 * 1024
 IDLE_TIMEOUT = 1.0
@@ -62,11 +66,21 @@ def server(baseline: Baseline) -> Iterator[ServerContainer]:
     assert_recovered(baseline)
 
 
+def connect(server: ServerContainer, framing: str) -> WirePeer:
+    return WirePeer(server.name, *server.address(framing), timeout=TIMEOUT)
+
+
+def assert_bytes(expected: bytes, got: bytes) -> None:
+    assert got == expected, first_difference(expected, got)
+
+
 def assert_recovered(baseline: Baseline) -> None:
     server = baseline.server
-    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
-        conn.greeting()
-        assert conn.request(b"after the fault") == b"after the fault"
+    with connect(server, "line") as peer:
+        peer.write(b"after the fault\n")
+        peer.half_close()
+        got = peer.read_until_close("the answer after the fault")
+    assert_bytes(model.exchange("line", b"after the fault\n", LIMIT), got)
     wait_until(
         lambda: server.fd_count() == baseline.fds,
         timeout=IDLE_TIMEOUT + 5,
@@ -77,24 +91,23 @@ def assert_recovered(baseline: Baseline) -> None:
     assert "Traceback" not in server.logs()
 
 
-@pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
-def test_oversize_gets_too_large(server: ServerContainer, framing: Framing) -> None:
-    with client.connect(server.url(framing), timeout=TIMEOUT) as conn:
-        conn.greeting()
+@pytest.mark.parametrize("framing", ["line", "frame"])
+def test_oversize_gets_too_large(server: ServerContainer, framing: str) -> None:
+    with connect(server, framing) as peer:
         # The whole of it, far past the limit: the server drains what follows its
         # error (a lingering close), so no reset overtakes `ERR too-large`.
-        conn.send_raw(conn.codec.encode_message(b"o" * (64 * LIMIT)))
-        assert conn.receive() == ServerError(ErrorReason.TOO_LARGE)
-        assert conn.read_until_eof() == b""
+        peer.write(model.message(framing, b"o" * (64 * LIMIT)))
+        got = peer.read_until_close("ERR too-large and the close")
+    assert_bytes(model.greeting(framing) + model.error(framing, "too-large"), got)
 
 
 def test_truncated_frame_then_eof_is_dropped_without_an_answer(server: ServerContainer) -> None:
-    with client.connect(server.url(Framing.FRAME), timeout=TIMEOUT) as conn:
-        conn.greeting()
-        conn.send_raw(conn.codec.encode_message(b"t" * 100)[:50])
-        conn.shutdown_write()
-        assert conn.read_until_eof() == b"", "a truncated frame is not a message"
-        server.wait_for_event("close", peer=logged_peer(conn.sock))
+    with connect(server, "frame") as peer:
+        peer.write(model.frame(b"t" * 100)[:50])
+        peer.half_close()
+        got = peer.read_until_close("the close after EOF")
+        assert_bytes(model.greeting("frame"), got)  # a truncated frame is not a message
+        server.wait_for_event("close", peer=logged_peer(peer.sock))
 
 
 def test_reset_in_the_middle_of_a_message_is_logged_as_reset(server: ServerContainer) -> None:
@@ -108,36 +121,36 @@ def test_reset_in_the_middle_of_a_message_is_logged_as_reset(server: ServerConta
 
 def test_half_close_still_gets_every_answer(server: ServerContainer) -> None:
     bodies = [b"one", b"two", b"three"]
-    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
-        conn.greeting()
-        conn.send_many(bodies)
-        conn.shutdown_write()
-        assert [conn.receive() for _ in bodies] == [Ack(body) for body in bodies]
-        assert conn.read_until_eof() == b""
+    with connect(server, "line") as peer:
+        peer.write(b"one\ntwo\nthree\n")
+        peer.half_close()
+        got = peer.read_until_close("every answer, then the close")
+    assert_bytes(model.greeting("line") + b"".join(model.ack("line", b) for b in bodies), got)
 
 
 def test_a_slow_sender_lives_while_it_sends_and_times_out_when_silent(
     server: ServerContainer,
 ) -> None:
-    body = b"slow"
-    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
-        conn.greeting()
+    with connect(server, "line") as peer:
         # One byte at a time, each gap well under the idle timeout: longer than it in total.
-        conn.send(body, chunks=[1] * len(body), pause=IDLE_TIMEOUT / 3)
-        assert conn.receive() == Ack(body)
+        for index, byte in enumerate(b"slow\n"):
+            if index:
+                time.sleep(IDLE_TIMEOUT / 3)
+            peer.write(bytes([byte]))
+        answered = model.greeting("line") + model.ack("line", b"slow")
+        assert_bytes(answered, peer.take(len(answered), "the answer to the slow message"))
         silent_since = time.monotonic()
-        assert conn.receive() == ServerError(ErrorReason.IDLE_TIMEOUT)
+        got = peer.read_until_close("ERR idle-timeout and the close")
         waited = time.monotonic() - silent_since
-        assert IDLE_TIMEOUT * 0.9 <= waited < IDLE_TIMEOUT + 2, f"idle timeout after {waited:.2f} s"
-        assert conn.read_until_eof() == b""
+    assert_bytes(model.error("line", "idle-timeout"), got)
+    assert IDLE_TIMEOUT * 0.9 <= waited < IDLE_TIMEOUT + 2, f"idle timeout after {waited:.2f} s"
 
 
 def test_a_byte_per_gap_longer_than_the_idle_timeout_is_cut_off(server: ServerContainer) -> None:
-    with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as conn:
-        conn.greeting()
-        conn.send_raw(b"s")  # then silence longer than the idle timeout
-        assert conn.receive() == ServerError(ErrorReason.IDLE_TIMEOUT)
-        assert conn.read_until_eof() == b""
+    with connect(server, "line") as peer:
+        peer.write(b"s")  # then silence longer than the idle timeout
+        got = peer.read_until_close("ERR idle-timeout and the close")
+    assert_bytes(model.greeting("line") + model.error("line", "idle-timeout"), got)
     server.wait_for_event("error", reason="idle-timeout")
 
 
@@ -167,24 +180,29 @@ def send_until_blocked(conn: client.Connection, message: bytes, give_up_after: i
 
 @container_settings(15)
 @given(
-    framing=st.sampled_from([Framing.SEED, Framing.LINE, Framing.FRAME]),
-    garbage=st.one_of(st.binary(max_size=512), payloads(2 * LIMIT)),
+    framing=st.sampled_from(model.FRAMINGS),
+    garbage=st.one_of(st.binary(max_size=512), payloads(2 * LIMIT, bounds=(LIMIT,))),
 )
-def test_garbage_gets_exactly_what_the_protocol_says(
-    server: ServerContainer, framing: Framing, garbage: bytes
+@example(framing="line", garbage=b"x" * LIMIT + b"\r\n" + b"y" * (LIMIT + 1))
+@example(framing="frame", garbage=b"\0\0\0\0" + (LIMIT + 1).to_bytes(4, "big"))
+@example(framing="seed", garbage=b"z" * (LIMIT + 1))
+def test_garbage_gets_exactly_what_the_model_says(
+    server: ServerContainer, framing: str, garbage: bytes
 ) -> None:
-    """Random bytes, whatever they mean in a framing: the answers protocol/ predicts, then EOF."""
-    sent, expected, too_large = up_to_the_fault(framing, garbage, LIMIT)
-    with client.connect(server.url(framing), timeout=TIMEOUT) as conn:
-        conn.greeting()
-        if sent:
-            conn.send_raw(sent)
-        conn.shutdown_write()
-        for body in expected:
-            assert conn.receive() == Ack(body)
-        if too_large:
-            assert conn.receive() == ServerError(ErrorReason.TOO_LARGE)
-        assert conn.read_until_eof() == b""
+    """Random bytes, whatever they mean in a framing: the answers the reference model
+    predicts, then the close. Sent up to where a fault is certain (a sender that goes
+    on past it races the server's close); seed's bytes are all queued for its one read."""
+    reading = model.read(framing, garbage, LIMIT)
+    sent = garbage[: reading.certain_at]
+    with connect(server, framing) as peer:
+        if framing == "seed":
+            with stopped(server):
+                peer.write_acknowledged(sent)
+        elif sent:
+            peer.write(sent)
+        peer.half_close()
+        got = peer.read_until_close("the answers and the close")
+    assert_bytes(model.exchange(framing, sent, LIMIT), got)
 
 
 def test_a_connect_flood_far_past_the_backlog(server: ServerContainer) -> None:

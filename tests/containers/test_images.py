@@ -7,9 +7,12 @@ a timeout. Each container is labelled and removed by its fixture.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -18,12 +21,14 @@ import pytest
 from docker.models.containers import Container
 from testcontainers.core.network import Network
 
-from protocol import ErrorReason, Framing, codec_for, parse_endpoint
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
-from tests.harness.containers import CLIENT_IMAGE, SERVER_IMAGE, ServerContainer, bridge_ip
-from tests.harness.images import base_image
+from tests.harness.containers import ServerContainer, bridge_ip
+from tests.harness.images import BASE_IMAGE_FILE, ROOT, BuiltImage, base_image, build
 from tests.harness.labels import harness_labels
+from tests.harness.tcp import wait_for_server_close
 from tests.harness.waiting import wait_until
+from tests.oracle import model
 
 IO_TIMEOUT = 5.0
 DRAIN_TIMEOUT = 3.0
@@ -58,22 +63,21 @@ def exchange(url: str, payload: bytes, expected: bytes) -> bytes:
     """Send `payload` once in the URL's framing; read until `expected`'s length or EOF."""
     endpoint = parse_endpoint(url)
     with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as sock:
-        sock.sendall(codec_for(endpoint.framing).encode_message(payload))
+        sock.sendall(model.message(endpoint.framing.value, payload))
         return read_up_to(sock, len(expected))
 
 
-@pytest.mark.parametrize("tag", [SERVER_IMAGE, CLIENT_IMAGE])
+@pytest.mark.parametrize("app", ["server", "client"])
 def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
-    images: dict[str, str], docker_client: docker.DockerClient, tag: str
+    images: dict[str, str], docker_client: docker.DockerClient, app: str
 ) -> None:
-    image = docker_client.images.get(tag)
+    image = docker_client.images.get(images[app])
     base = docker_client.images.get(base_image())
     added = int(image.attrs["Size"]) - int(base.attrs["Size"])
-    assert 0 < added < MAX_ADDED_BYTES, f"{tag} adds {added} bytes to {base_image()}"
+    assert 0 < added < MAX_ADDED_BYTES, f"the {app} image adds {added} bytes to {base_image()}"
 
-    app = tag.split("/")[1].split(":")[0]  # socket-harness/server:local -> server
     listing = docker_client.containers.run(
-        tag,
+        images[app],
         entrypoint=["python3", "-c", WALK_APP],
         command=[],
         network_mode="none",
@@ -81,19 +85,101 @@ def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
         remove=True,
     )
     paths = listing.decode().split()
-    # .dockerignore and the COPY lines: its own package and protocol/, no Dockerfile, no caches.
-    assert {path.split("/")[0] for path in paths} == {app, "protocol"}
-    assert f"{app}/__main__.py" in paths
+    # .dockerignore and the COPY lines: the socket_harness package holding its own code and
+    # protocol/, no Dockerfile, no caches.
+    assert {path.split("/")[0] for path in paths} == {"socket_harness"}
+    assert {path.split("/")[1] for path in paths} == {app, "protocol", "__init__.py"}
+    assert f"socket_harness/{app}/__main__.py" in paths
     assert not [p for p in paths if "__pycache__" in p or p.endswith(("Dockerfile", ".pyc"))]
 
 
+# The tutorial's exchange on a seed listener, byte for byte: greeting, then the answer, then close.
+TUTORIAL_GREETING = "测试成功!\n".encode()
+TUTORIAL_ANSWER = "收到的信息:".encode() + b"Ho\r\nfirst blood\r\n" + b"\n"
+# What the other checkout's server greets with instead (its source changed, nothing else),
+# and both greetings as protocol/constants.py spells them.
+OTHER_GREETING = "另一个克隆!\n".encode()
+GREETING_SOURCE = {TUTORIAL_GREETING: '"测试成功!\\n"', OTHER_GREETING: '"另一个克隆!\\n"'}
+
+
+@pytest.fixture
+def other_checkout(tmp_path: Path) -> Path:
+    """A second checkout beside this one, as a clone with a local edit would be: what
+    ci/build-images.sh needs (its scripts, the build context, the base-image choice), with
+    the server's greeting changed in protocol/constants.py."""
+    copy = tmp_path / "other-checkout"
+    for name in ("ci", "protocol", "server", "client"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in (".dockerignore", "pyproject.toml", "socket_harness/__init__.py"):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    (copy / "build").mkdir()
+    shutil.copy2(BASE_IMAGE_FILE, copy / "build" / "base-image")
+    constants = copy / "protocol" / "constants.py"
+    source = constants.read_text()
+    ours = GREETING_SOURCE[TUTORIAL_GREETING]
+    assert source.count(ours) == 1, f"{ours} is no longer in protocol/constants.py"
+    constants.write_text(source.replace(ours, GREETING_SOURCE[OTHER_GREETING]))
+    return copy
+
+
+@pytest.fixture
+def builds_side_by_side(
+    other_checkout: Path, docker_client: docker.DockerClient
+) -> Iterator[tuple[BuiltImage, BuiltImage]]:
+    """This checkout's server image and the other checkout's, built at the same time on
+    this engine (ours is a cache hit by now); the other one is removed afterwards."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ours = pool.submit(build, ROOT, ("server",))
+        theirs = pool.submit(build, other_checkout, ("server",))
+        mine, other = ours.result()["server"], theirs.result()["server"]
+    try:
+        yield mine, other
+    finally:
+        if other.id != mine.id:  # never remove this checkout's image, whatever went wrong
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(other.tag)
+
+
+def seed_exchange(server: ServerContainer) -> bytes:
+    """The tutorial's exchange with `server`: everything it sends until it closes."""
+    endpoint = parse_endpoint(server.url(Framing.SEED))
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(b"Ho\r\nfirst blood\r\n")
+        return read_up_to(sock, 1 << 16)
+
+
+def test_two_checkouts_build_at_once_and_each_runs_its_own_server(
+    images: dict[str, str],
+    builds_side_by_side: tuple[BuiltImage, BuiltImage],
+    start_server: StartServer,
+    docker_client: docker.DockerClient,
+) -> None:
+    mine, other = builds_side_by_side
+
+    # Each build is named by its own ID; the other build moved nothing of ours.
+    assert mine.id == images["server"]
+    assert other.id != mine.id
+    assert other.tag != mine.tag
+    assert docker_client.images.get(mine.tag).id == mine.id
+    assert docker_client.images.get(other.tag).id == other.id
+
+    # Both servers at once, on one network: each answers with its own checkout's bytes.
+    ours = start_server()
+    theirs = start_server(image=other.id)
+    assert seed_exchange(theirs) == OTHER_GREETING + TUTORIAL_ANSWER
+    assert seed_exchange(ours) == TUTORIAL_GREETING + TUTORIAL_ANSWER
+    assert ours.container.get_wrapped_container().attrs["Image"] == mine.id
+    assert theirs.container.get_wrapped_container().attrs["Image"] == other.id
+
+
 def test_server_image_metadata(images: dict[str, str], docker_client: docker.DockerClient) -> None:
-    config = docker_client.images.get(SERVER_IMAGE).attrs["Config"]
+    config = docker_client.images.get(images["server"]).attrs["Config"]
     assert config["User"] == f"{SERVICE_UID}:{SERVICE_UID}"
     assert config["StopSignal"] == "SIGTERM"
-    assert config["Entrypoint"] == ["python3", "-m", "server"]
+    assert config["Entrypoint"] == ["python3", "-m", "socket_harness.server"]
     assert set(config["ExposedPorts"]) == {"9000/tcp", "9001/tcp", "9002/tcp"}
-    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "server.probe"]
+    assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "socket_harness.server.probe"]
     labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == "socket-harness server"
     assert labels["org.opencontainers.image.base.name"] == base_image()
@@ -110,9 +196,8 @@ def module_server(start_module_server: StartServer) -> ServerContainer:
 def test_server_image_answers_every_framing(
     module_server: ServerContainer, framing: Framing
 ) -> None:
-    codec = codec_for(framing)
     payload = b"Ho\r\nfirst blood\r\n" if framing is Framing.SEED else b"first blood"
-    expected = codec.greeting + codec.encode_ack(payload)
+    expected = model.greeting(framing.value) + model.ack(framing.value, payload)
 
     assert exchange(module_server.url(framing), payload, expected) == expected
 
@@ -123,7 +208,7 @@ def hardened_server(
 ) -> Iterator[Container]:
     """The server image run the way compose.yaml runs it, with no user given: the image's own."""
     container = docker_client.containers.run(
-        SERVER_IMAGE,
+        images["server"],
         detach=True,
         network=network.name,
         labels=harness_labels("test_images:hardened"),
@@ -160,14 +245,13 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
     assert f"Uid:\t{SERVICE_UID}\t{SERVICE_UID}" in status  # the server process itself
     assert "CapEff:\t0000000000000000" in status
     assert "NoNewPrivs:\t1" in status
-    for path in ("/app/server/x", "/tmp/x"):
+    for path in ("/app/socket_harness/server/x", "/tmp/x"):
         code, output = exec_python(hardened_server, f"open({path!r}, 'w')")
         assert code != 0
         assert "Read-only file system" in output, output
 
     url = f"line://{bridge_ip(hardened_server)}:9001"
-    codec = codec_for(Framing.LINE)
-    expected = codec.greeting + codec.encode_ack(b"locked down")
+    expected = model.greeting("line") + model.ack("line", b"locked down")
     assert exchange(url, b"locked down", expected) == expected
 
 
@@ -183,10 +267,21 @@ def test_health_probes_never_count_as_sessions(start_server: StartServer) -> Non
     wait_until(lambda: probes() >= 2, timeout=30, what="two successful health probes")
     assert server.status() == "running"  # two probes, and the one session is still free
 
-    codec = codec_for(Framing.SEED)
-    expected = codec.greeting + codec.encode_ack(b"the only one")
+    expected = model.greeting("seed") + model.ack("seed", b"the only one")
     assert exchange(server.url(Framing.SEED), b"the only one", expected) == expected
     assert server.wait_exit(timeout=10) == 0
+
+
+def test_an_http_check_of_the_health_port_gets_the_whole_answer_and_no_reset(
+    start_server: StartServer,
+) -> None:
+    # An orchestrator's HTTP check sends a request the endpoint never reads; closing
+    # with it unread would reset the answer away (README "Health").
+    server = start_server(health="0.0.0.0:9099")
+    with socket.create_connection((server.ip, 9099), timeout=IO_TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert wait_for_server_close(sock) == "fin"
+        assert read_up_to(sock, 1 << 16) == b"OK connections=0 listeners=3\n"
 
 
 def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
@@ -194,18 +289,17 @@ def test_docker_stop_drains_and_exits_zero_within_the_drain_timeout(
 ) -> None:
     server = start_server(drain_timeout=DRAIN_TIMEOUT)
     endpoint = parse_endpoint(server.url(Framing.LINE))
-    codec = codec_for(Framing.LINE)
+    greeting = model.greeting("line")
     with socket.create_connection((endpoint.host, endpoint.port), timeout=IO_TIMEOUT) as idle:
-        assert read_up_to(idle, len(codec.greeting)) == codec.greeting
+        assert read_up_to(idle, len(greeting)) == greeting
         started = time.monotonic()
         stopper = server.stop_in_background(grace=DRAIN_TIMEOUT + 7)
-        exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
-        elapsed = time.monotonic() - started
-        stopper.join(timeout=IO_TIMEOUT)
-
-        # The idle peer was told why, then closed; nothing was killed.
+        # The idle peer is told why and reads to EOF, then closes, as a client does.
         rest = read_up_to(idle, 1 << 16)
+    exit_code = server.wait_exit(timeout=DRAIN_TIMEOUT + 10)
+    elapsed = time.monotonic() - started
+    stopper.join(timeout=IO_TIMEOUT)
     assert exit_code == 0
     assert elapsed < DRAIN_TIMEOUT, f"docker stop took {elapsed:.2f} s"
-    assert rest == codec.encode_error(ErrorReason.SHUTTING_DOWN)
+    assert rest == model.error("line", "shutting-down")
     assert server.events("drain")[-1]["result"] == "complete"

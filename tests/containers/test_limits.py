@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import client
-from protocol import ErrorReason, Framing
+from socket_harness import client
+from socket_harness.protocol import ErrorReason, Framing
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.waiting import wait_until

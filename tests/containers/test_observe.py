@@ -3,9 +3,9 @@ descriptors, memory and accept queue as the server's own /proc shows inside the 
 
 from __future__ import annotations
 
-import client
-from protocol import Framing
+from socket_harness import client
 from socket_harness.observe import accept_queue_depth, fd_count, rss_bytes
+from socket_harness.protocol import Framing
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.waiting import wait_until

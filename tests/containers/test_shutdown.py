@@ -7,11 +7,13 @@ import time
 
 import pytest
 
-import client
-from protocol import Ack, ErrorReason, Framing, ServerError, parse_endpoint
+from socket_harness import client
+from socket_harness.protocol import Framing, parse_endpoint
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.waiting import wait_until
+from tests.oracle import model
+from tests.oracle.wire import WirePeer, first_difference
 
 # Tighter than the suite-wide 120 s: nothing here should take long. The bound is on the
 # test itself: starting its container, slow on a busy machine, has its own startup timeout.
@@ -37,19 +39,19 @@ def refused(server: ServerContainer, framing: Framing) -> bool:
 def test_docker_stop_answers_in_flight_messages_and_exits_zero(start_server: StartServer) -> None:
     drain_timeout = 5.0
     server = start_server(drain_timeout=drain_timeout)
-    in_flight: dict[Framing, tuple[client.Connection, bytes, int]] = {}
-    idle: list[client.Connection] = []
-    for framing in (Framing.LINE, Framing.FRAME):
+    in_flight: list[tuple[str, WirePeer, bytes]] = []
+    idle: list[tuple[str, WirePeer]] = []
+    for framing in ("line", "frame"):
         body = f"in flight on {framing}".encode()
-        conn = client.connect(server.url(framing), timeout=TIMEOUT)
-        conn.greeting()
-        wire = conn.codec.encode_message(body)
-        half = len(wire) // 2
-        conn.send_raw(wire[:half])  # the server now holds half a message
-        in_flight[framing] = (conn, wire, half)
-        idle_conn = client.connect(server.url(framing), timeout=TIMEOUT)
-        idle_conn.greeting()
-        idle.append(idle_conn)
+        conn = WirePeer(server.name, *server.address(framing), timeout=TIMEOUT)
+        greeting = model.greeting(framing)
+        assert conn.take(len(greeting), "the greeting") == greeting
+        wire = model.message(framing, body)
+        conn.write(wire[: len(wire) // 2])  # the server now holds half a message
+        in_flight.append((framing, conn, body))
+        idle_conn = WirePeer(server.name, *server.address(framing), timeout=TIMEOUT)
+        assert idle_conn.take(len(greeting), "the greeting") == greeting
+        idle.append((framing, idle_conn))
     server.wait_for_events("open", 4)  # all four reached the server before the signal
 
     stopped_at = time.monotonic()
@@ -57,13 +59,18 @@ def test_docker_stop_answers_in_flight_messages_and_exits_zero(start_server: Sta
     server.wait_for_event("shutdown", signal="SIGTERM", action="drain")
 
     wait_until(lambda: refused(server, Framing.LINE), timeout=5, what="new connects refused")
-    for conn in idle:
-        assert conn.receive() == ServerError(ErrorReason.SHUTTING_DOWN)
-        assert conn.read_until_eof() == b""
-    for conn, wire, half in in_flight.values():
-        conn.send_raw(wire[half:])  # the rest of the message, after the signal
-        body = conn.codec.message_decoder(len(wire)).feed(wire)[0]
-        assert conn.receive() == Ack(body), "an in-flight message gets its whole answer"
+    for framing, conn in idle:
+        got = conn.read_until_close("ERR shutting-down and the close")
+        expected = model.error(framing, "shutting-down")
+        assert got == expected, first_difference(expected, got)
+        conn.close()
+    for framing, conn, body in in_flight:
+        wire = model.message(framing, body)
+        conn.write(wire[len(wire) // 2 :])  # the rest of the message, after the signal
+        # An in-flight message gets its whole answer, then the shutdown reply.
+        got = conn.read_until_close("the in-flight answer and the close")
+        expected = model.ack(framing, body) + model.error(framing, "shutting-down")
+        assert got == expected, first_difference(expected, got)
         conn.close()
 
     assert server.wait_exit(timeout=drain_timeout + 5) == 0

@@ -12,7 +12,9 @@ what each connection is owed and checks, step by step:
   descriptors once every connection is gone.
 
 The model knows a connection is gone from the server's own `close` log line,
-so it never races the server's bookkeeping.
+so it never races the server's bookkeeping. The bytes each connection is owed
+come from the reference model (tests/oracle/model.py) and are read by a plain
+socket peer, never decoded by protocol/ or client/.
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import client
-from protocol import Ack, ErrorReason, Framing
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.logs import logged_peer
 from tests.harness.strategies import container_settings, payloads
 from tests.harness.waiting import wait_until
+from tests.oracle import model
+from tests.oracle.wire import WirePeer, first_difference
 
 LIMIT = 4
 MAX_BODY = 4096
@@ -46,11 +48,16 @@ TIMEOUT = 10.0
 class Peer:
     """One open connection and what the server owes it."""
 
-    conn: client.Connection
+    conn: WirePeer
+    framing: str
     peer: str  # as the server logs it
     owed: list[bytes] = field(default_factory=list)  # complete, not yet read
     partial: bytes = b""  # wire bytes of the message being sent
     partial_sent: int = 0
+
+
+def assert_bytes(expected: bytes, got: bytes) -> None:
+    assert got == expected, first_difference(expected, got)
 
 
 @pytest.fixture(scope="module")
@@ -75,57 +82,54 @@ class ConnectionsMachine(RuleBasedStateMachine):
 
     # --- rules -----------------------------------------------------------------
 
-    @rule(framing=st.sampled_from([Framing.LINE, Framing.FRAME]))
-    def open(self, framing: Framing) -> None:
-        conn = client.connect(self.server.url(framing), timeout=TIMEOUT)
+    @rule(framing=st.sampled_from(["line", "frame"]))
+    def open(self, framing: str) -> None:
+        conn = WirePeer(self.server.name, *self.server.address(framing), timeout=TIMEOUT)
         if len(self.peers) < LIMIT:
-            conn.greeting()
-            self.peers.append(Peer(conn, logged_peer(conn.sock)))
+            greeting = model.greeting(framing)
+            assert_bytes(greeting, conn.take(len(greeting), "the greeting"))
+            self.peers.append(Peer(conn, framing, logged_peer(conn.sock)))
             return
-        with conn:
-            with pytest.raises(client.ServerRefused) as refused:
-                conn.greeting()
-            assert refused.value.reason is ErrorReason.BUSY, "over the limit must be busy"
-            assert conn.read_until_eof() == b""
+        with conn:  # over the limit: ERR busy instead of the greeting, then the close
+            assert_bytes(model.error(framing, "busy"), conn.read_until_close("ERR busy"))
 
     @precondition(lambda self: self.peers)
     @rule(data=st.data(), body=payloads(MAX_BODY), cut=st.floats(0, 1))
     def send_part(self, data: st.DataObject, body: bytes, cut: float) -> None:
         peer = data.draw(st.sampled_from(self.peers), label="peer")
         if not peer.partial:
-            if peer.conn.endpoint.framing is Framing.LINE:
+            if peer.framing == "line":
                 body = body.replace(b"\n", b"")
-            peer.partial, peer.partial_sent = peer.conn.codec.encode_message(body), 0
+            peer.partial, peer.partial_sent = model.message(peer.framing, body), 0
         remaining = len(peer.partial) - peer.partial_sent
         count = min(remaining - 1, int(remaining * cut))  # never the last byte
         if count > 0:
-            peer.conn.send_raw(peer.partial[peer.partial_sent : peer.partial_sent + count])
+            peer.conn.write(peer.partial[peer.partial_sent : peer.partial_sent + count])
             peer.partial_sent += count
 
     @precondition(lambda self: any(p.partial for p in self.peers))
     @rule(data=st.data())
     def finish(self, data: st.DataObject) -> None:
         peer = data.draw(st.sampled_from([p for p in self.peers if p.partial]), label="peer")
-        peer.conn.send_raw(peer.partial[peer.partial_sent :])
-        decoded = peer.conn.codec.message_decoder(len(peer.partial)).feed(peer.partial)
-        peer.owed.extend(decoded)
+        peer.conn.write(peer.partial[peer.partial_sent :])
+        peer.owed.extend(model.read(peer.framing, peer.partial, len(peer.partial)).messages)
         peer.partial, peer.partial_sent = b"", 0
 
     @precondition(lambda self: any(p.owed for p in self.peers))
     @rule(data=st.data())
     def read(self, data: st.DataObject) -> None:
         peer = data.draw(st.sampled_from([p for p in self.peers if p.owed]), label="peer")
-        assert peer.conn.receive() == Ack(peer.owed.pop(0))
+        expected = model.ack(peer.framing, peer.owed.pop(0))
+        assert_bytes(expected, peer.conn.take(len(expected), "the answer it is owed"))
 
     @precondition(lambda self: self.peers)
     @rule(data=st.data())
     def half_close(self, data: st.DataObject) -> None:
         peer = data.draw(st.sampled_from(self.peers), label="peer")
-        peer.conn.shutdown_write()
-        for body in peer.owed:
-            assert peer.conn.receive() == Ack(body)
-        # Nothing more: not an answer twice, not one for the unfinished message.
-        assert peer.conn.read_until_eof() == b""
+        peer.conn.half_close()
+        # Every answer owed and nothing more: not one twice, not one for the unfinished message.
+        owed = b"".join(model.ack(peer.framing, body) for body in peer.owed)
+        assert_bytes(owed, peer.conn.read_until_close("the answers owed, then the close"))
         peer.conn.close()
         self._gone(peer)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
 
 import pytest
 
@@ -11,14 +12,16 @@ from tests.fast.server.process import RunningServer, ServerFactory, start_server
 
 @pytest.fixture
 def server_factory() -> Iterator[ServerFactory]:
-    """Start real `python -m server` processes on 127.0.0.1 with port-0 listeners.
+    """Start real `python -m socket_harness.server` processes on 127.0.0.1 with port-0 listeners.
 
     ``server_factory(*extra_args, listen=("seed", "line", "frame"), env=None, ready=True)``
     returns a :class:`RunningServer` once its ``ready`` line is printed (``ready=False``
     returns at once, for startup-failure tests). ``listen`` items are framings
     (``"line"`` -> ``line://127.0.0.1:0``) or full URLs. ``--health 127.0.0.1:0`` and
     ``--loop asyncio`` (what the image ships) are added unless given; inherited ``SERVER_*``
-    variables are dropped and ``env`` is added.
+    variables are dropped and ``env`` is added. ``pid1=True`` runs it as PID 1 of a new
+    PID namespace; ``launcher``, ``stdout``, ``stderr`` and ``log_on`` are as in
+    :func:`tests.fast.server.process.start_server`.
 
     The server gives ``.url(framing)``, ``.endpoint(framing)``, ``.proc``, ``.pid``,
     ``.health`` (host, port), ``.log_lines()``, ``.events(name)``, ``.stderr_text()``,
@@ -33,8 +36,23 @@ def server_factory() -> Iterator[ServerFactory]:
         listen: Iterable[str] = ("seed", "line", "frame"),
         env: dict[str, str] | None = None,
         ready: bool = True,
+        pid1: bool = False,
+        launcher: Sequence[str] = (),
+        stdout: int = subprocess.PIPE,
+        stderr: int = subprocess.PIPE,
+        log_on: str = "stdout",
     ) -> RunningServer:
-        server = start_server(*extra_args, listen=listen, env=env, ready=ready)
+        server = start_server(
+            *extra_args,
+            listen=listen,
+            env=env,
+            ready=ready,
+            pid1=pid1,
+            launcher=launcher,
+            stdout=stdout,
+            stderr=stderr,
+            log_on=log_on,
+        )
         started.append(server)
         return server
 

@@ -15,15 +15,12 @@ from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from protocol import Framing, parse_endpoint
+from socket_harness.protocol import Framing, parse_endpoint
 
 from . import logs as server_logs
 from . import tracking
 from .labels import harness_labels
 from .waiting import wait_until
-
-SERVER_IMAGE = "socket-harness/server:local"
-CLIENT_IMAGE = "socket-harness/client:local"
 
 # Fixed ports inside the container: every container has its own IP, so they never clash.
 DEFAULT_LISTEN = "seed://0.0.0.0:9000 line://0.0.0.0:9001 frame://0.0.0.0:9002"
@@ -68,23 +65,44 @@ def create_network(owner: str) -> Network:
 
 
 class ServerContainer:
-    """One running `socket-harness/server:local` and what a test asks of it."""
+    """One running server container and what a test asks of it.
 
-    def __init__(self, network: Network, owner: str, alias: str = "server", **options: Any) -> None:
+    `image` is the image ID the build returned (tests/harness/images.py), never a
+    tag another run could move; `options` are the server's, as SERVER_* variables.
+    `ready=False` returns once the container runs, without waiting for `ready` (and
+    without learning its ports); `cpus` caps its CPU (e.g. 0.1: a start-up ten times
+    slower, so a test can act in the middle of it).
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        owner: str,
+        image: str,
+        alias: str = "server",
+        *,
+        ready: bool = True,
+        cpus: float | None = None,
+        **options: Any,
+    ) -> None:
         options.setdefault("listen", DEFAULT_LISTEN)
         options.setdefault("log_format", "json")
+        kwargs: dict[str, Any] = {"labels": harness_labels(owner)}
+        if cpus is not None:
+            kwargs["nano_cpus"] = int(cpus * 1e9)
         self.container = (
-            DockerContainer(SERVER_IMAGE)
+            DockerContainer(image)
             .with_network(network)
             .with_network_aliases(alias)  # the name clients on the network use
             .with_envs(**server_env(options))
-            .with_kwargs(labels=harness_labels(owner))
-            .waiting_for(
+            .with_kwargs(**kwargs)
+        )
+        if ready:
+            self.container.waiting_for(
                 LogMessageWaitStrategy(_READY)
                 .with_startup_timeout(int(STARTUP_TIMEOUT))
                 .with_poll_interval(0.05)
             )
-        )
         start_tracked(self.container)
         self.ip = bridge_ip(self.container.get_wrapped_container(), network.name)
         # The `listening` lines name the bound URLs (port 0 would be resolved there).
@@ -98,6 +116,10 @@ class ServerContainer:
     def url(self, framing: Framing | str) -> str:
         framing = Framing(framing)
         return f"{framing.value}://{self.ip}:{self.ports[framing]}"
+
+    def address(self, framing: Framing | str) -> tuple[str, int]:
+        """(bridge IP, port) of the `framing` listener: what a plain socket connects to."""
+        return self.ip, self.ports[Framing(framing)]
 
     # --- logs -----------------------------------------------------------------
 
@@ -165,6 +187,11 @@ class ServerContainer:
         wrapped.reload()
         return str(wrapped.status)
 
+    def send_signal(self, name: str) -> None:
+        """`docker kill --signal NAME`: deliver signal `name` (SIGSTOP, SIGCONT, SIGTERM,
+        SIGINT, ...) to the server, PID 1 of the container."""
+        self.container.get_wrapped_container().kill(signal=name)
+
     def stop_in_background(self, grace: float) -> threading.Thread:
         """`docker stop` (STOPSIGNAL, then SIGKILL after `grace` s) without blocking the test."""
         wrapped = self.container.get_wrapped_container()
@@ -202,10 +229,12 @@ class ClientRun:
     stderr: str
 
 
-def run_client(network: Network, owner: str, args: list[str], timeout: float = 30.0) -> ClientRun:
-    """Run `socket-harness/client:local` with `args` on `network` to its end."""
+def run_client(
+    network: Network, owner: str, image: str, args: list[str], timeout: float = 30.0
+) -> ClientRun:
+    """Run the client image `image` (an image ID) with `args` on `network` to its end."""
     container = (
-        DockerContainer(CLIENT_IMAGE)
+        DockerContainer(image)
         .with_network(network)
         .with_command(args)
         .with_kwargs(labels=harness_labels(owner))

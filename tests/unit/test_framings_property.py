@@ -1,4 +1,8 @@
-"""Property tests: the line and frame decoders are indifferent to how the stream is cut."""
+"""Property tests: the line and frame decoders are indifferent to how the stream is cut.
+
+Streams are built by the reference model (tests/oracle/model.py), not by protocol/'s
+own encoders: the decoders are checked against the specification.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import Decoder, FrameDecoder, LineDecoder, MessageTooLarge, encode_frame, encode_line
-from tests.unit.strategies import cut_points, frame_bodies, line_bodies
+from socket_harness.protocol import (
+    Decoder,
+    FrameDecoder,
+    LineDecoder,
+    MessageTooLarge,
+    encode_frame,
+    encode_line,
+)
+from tests.harness.strategies import bodies_for, cut_points
+from tests.oracle import model
 
 LIMIT = 64
 
@@ -19,39 +31,42 @@ def decode_all(decoder: Decoder, chunks: list[bytes]) -> list[bytes]:
     return out
 
 
-@given(st.lists(line_bodies(LIMIT), max_size=10), st.data())
+@given(st.lists(bodies_for("line", LIMIT), max_size=10), st.data())
 def test_line_any_split_decodes_to_the_same_messages(
     bodies: list[bytes], data: st.DataObject
 ) -> None:
-    stream = b"".join(encode_line(b) for b in bodies)
+    stream = b"".join(model.message("line", b) for b in bodies)
     chunks = data.draw(cut_points(stream))
     decoder = LineDecoder(LIMIT)
     assert decode_all(decoder, chunks) == bodies
     assert decoder.buffered == 0
 
 
-@given(st.lists(frame_bodies(LIMIT), max_size=10), st.data())
+@given(st.lists(bodies_for("frame", LIMIT), max_size=10), st.data())
 def test_frame_any_split_decodes_to_the_same_messages(
     bodies: list[bytes], data: st.DataObject
 ) -> None:
-    stream = b"".join(encode_frame(b) for b in bodies)
+    stream = b"".join(model.frame(b) for b in bodies)
     chunks = data.draw(cut_points(stream))
     decoder = FrameDecoder(LIMIT)
     assert decode_all(decoder, chunks) == bodies
     assert decoder.buffered == 0
 
 
-@given(line_bodies(LIMIT), st.binary(min_size=1, max_size=LIMIT).filter(lambda b: b"\n" not in b))
+@given(
+    bodies_for("line", LIMIT),
+    st.binary(min_size=1, max_size=LIMIT).filter(lambda b: b"\n" not in b),
+)
 def test_line_partial_tail_is_held_not_emitted(body: bytes, tail: bytes) -> None:
     decoder = LineDecoder(LIMIT)
-    assert decoder.feed(encode_line(body) + tail) == [body]
+    assert decoder.feed(model.message("line", body) + tail) == [body]
     assert decoder.buffered == len(tail)
 
 
-@given(frame_bodies(LIMIT), st.integers(1, 4 + LIMIT))
+@given(bodies_for("frame", LIMIT), st.integers(1, 4 + LIMIT))
 def test_frame_truncated_tail_is_held_not_emitted(body: bytes, cut: int) -> None:
     decoder = FrameDecoder(LIMIT)
-    frame = encode_frame(body)
+    frame = model.frame(body)
     truncated = frame[: max(0, len(frame) - cut)]
     assert decoder.feed(truncated) == []
     assert decoder.buffered == len(truncated)
@@ -71,24 +86,24 @@ def test_line_limit_is_enforced_at_exactly_its_bound(limit: int) -> None:
 
 @pytest.mark.parametrize("limit", [0, 1, 7, 64])
 def test_frame_limit_is_enforced_at_exactly_its_bound(limit: int) -> None:
-    assert FrameDecoder(limit).feed(encode_frame(b"y" * limit)) == [b"y" * limit]
+    assert FrameDecoder(limit).feed(model.frame(b"y" * limit)) == [b"y" * limit]
     # The header alone is enough to refuse: no body byte is waited for.
     with pytest.raises(MessageTooLarge) as too_large:
-        FrameDecoder(limit).feed(encode_frame(b"y" * (limit + 1))[:4])
+        FrameDecoder(limit).feed(model.frame(b"y" * (limit + 1))[:4])
     assert too_large.value.size == limit + 1
 
 
-@given(st.lists(line_bodies(8), min_size=1, max_size=5))
+@given(st.lists(bodies_for("line", 8), min_size=1, max_size=5))
 def test_line_messages_before_an_oversize_one_are_kept(bodies: list[bytes]) -> None:
-    stream = b"".join(encode_line(b) for b in bodies) + b"z" * 9 + b"\n"
+    stream = b"".join(model.message("line", b) for b in bodies) + b"z" * 9 + b"\n"
     with pytest.raises(MessageTooLarge) as too_large:
         LineDecoder(8).feed(stream)
     assert too_large.value.complete == bodies
 
 
-@given(st.lists(frame_bodies(8), min_size=1, max_size=5))
+@given(st.lists(bodies_for("frame", 8), min_size=1, max_size=5))
 def test_frame_messages_before_an_oversize_one_are_kept(bodies: list[bytes]) -> None:
-    stream = b"".join(encode_frame(b) for b in bodies) + encode_frame(b"z" * 9)
+    stream = b"".join(model.frame(b) for b in bodies) + model.frame(b"z" * 9)
     with pytest.raises(MessageTooLarge) as too_large:
         FrameDecoder(8).feed(stream)
     assert too_large.value.complete == bodies

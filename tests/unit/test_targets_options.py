@@ -31,6 +31,7 @@ image = "registry.example:5000/team/echo:2.1"
 command = ["--port", "7", "--verbose"]
 environment = { MODE = "test", LEVEL = "2" }
 stop_signal = "SIGINT"
+readiness = "listening"
 
 [[listeners]]
 name = "plain"
@@ -80,6 +81,7 @@ EVERY_OPTION: OptionValues = {
     "--target-command": "--port 7 --verbose",
     "--target-env": ["MODE=test", "LEVEL=2"],
     "--target-stop-signal": "SIGINT",
+    "--target-readiness": "listening",
     "--target-listener": ["plain=line:7", "frame:8"],
     "--target-greeting": "hi\\n",
     "--target-ack-prefix": "ok:",
@@ -184,7 +186,7 @@ def test_a_bad_key_in_the_file_is_still_named_by_file_and_line(tmp_path: Path) -
     path.write_text(EVERY_FIELD.replace("limit = 1000", "limit = -1"), encoding="utf-8")
     with pytest.raises(ProfileError) as raised:
         from_options({"--target-backlog": "2"}, path)
-    assert (raised.value.path, raised.value.line) == (path, 33)
+    assert (raised.value.path, raised.value.line) == (path, 34)
     assert raised.value.key == "promises.max_message_bytes.limit"
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from protocol import Endpoint, Framing, parse_endpoint
+from socket_harness.protocol import Endpoint, Framing, parse_endpoint
 
 
 @pytest.mark.parametrize(
@@ -27,4 +29,28 @@ def test_valid_urls_parse(url: str, expected: Endpoint) -> None:
 )
 def test_invalid_urls_are_refused_plainly(url: str) -> None:
     with pytest.raises(ValueError, match=r"line://|scheme|port|HOST"):
+        parse_endpoint(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("line://h:x", "'line://h:x': the port must be a number from 0 to 65535, not 'x'"),
+        (
+            "line://h:65536",
+            "'line://h:65536': the port must be a number from 0 to 65535, not '65536'",
+        ),
+        ("line://h:+1", "'line://h:+1': the port must be a number from 0 to 65535, not '+1'"),
+        (
+            "line://h:\u0661",
+            "'line://h:\u0661': the port must be a number from 0 to 65535, not '\u0661'",
+        ),
+        ("line://[::1:9", "'line://[::1:9': an IPv6 host is written in brackets, [::1]"),
+        ("line://u@h:1", "'line://u@h:1': expected line://HOST:PORT and nothing more"),
+        ("line://h\udcff:1", "'line://h\\udcff:1': control characters or bytes that are not UTF-8"),
+        ("line://h\n:1", "'line://h\\n:1': control characters or bytes that are not UTF-8"),
+    ],
+)
+def test_url_errors_are_in_the_projects_words(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         parse_endpoint(url)

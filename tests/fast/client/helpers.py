@@ -22,9 +22,12 @@ def free_port() -> int:
 def run_cli(
     *args: str, stdin: bytes = b"", timeout: float = CLI_TIMEOUT
 ) -> subprocess.CompletedProcess[bytes]:
-    """`python -m client ARGS` from the repo root; raises if it outlives `timeout`."""
+    """`python -m socket_harness.client ARGS` from the repo root.
+
+    Raises if it outlives `timeout`.
+    """
     return subprocess.run(
-        [sys.executable, "-m", "client", *args],
+        [sys.executable, "-m", "socket_harness.client", *args],
         input=stdin,
         capture_output=True,
         cwd=REPO_ROOT,
@@ -35,7 +38,7 @@ def run_cli(
 
 def start_cli(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "client", *args],
+        [sys.executable, "-m", "socket_harness.client", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO_ROOT,

@@ -11,7 +11,8 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from protocol import ACK_PREFIX, GREETING, Framing, codec_for
+from socket_harness.protocol import Framing
+from tests.oracle import model
 
 Script = Callable[[socket.socket], None]
 PEER_TIMEOUT = 10.0  # no peer socket operation waits longer than this
@@ -31,7 +32,7 @@ def never_greets(sock: socket.socket) -> None:
 
 def tutorial_without_answer(framing: Framing | str) -> Script:
     """Greets, reads once, closes without answering: a server half-written to the tutorial."""
-    greeting = codec_for(framing).greeting
+    greeting = model.greeting(Framing(framing).value)
 
     def script(sock: socket.socket) -> None:
         sock.sendall(greeting)
@@ -48,28 +49,30 @@ def sends_garbage(sock: socket.socket) -> None:
 
 def acks_the_first_line_twice(sock: socket.socket) -> None:
     """A line server that answers its first message twice: an ack of nothing sent."""
-    sock.sendall(GREETING)
+    sock.sendall(model.greeting("line"))
     received = b""
     while b"\n" not in received:
         chunk = sock.recv(65536)
         if not chunk:
             return
         received += chunk
-    ack = ACK_PREFIX + received.partition(b"\n")[0] + b"\n"
+    ack = model.ack("line", received.partition(b"\n")[0])
     sock.sendall(ack + ack)
     hold_until_client_closes(sock)
 
 
 def acks_frames_altered(alter: Callable[[bytes], bytes]) -> Script:
     """A frame server whose every ack echoes the message with `alter` applied."""
-    codec = codec_for(Framing.FRAME)
 
     def script(sock: socket.socket) -> None:
-        sock.sendall(codec.greeting)
-        decoder = codec.message_decoder(1 << 20)
+        sock.sendall(model.greeting("frame"))
+        buffered = b""
         while chunk := sock.recv(65536):
-            for message in decoder.feed(chunk):
-                sock.sendall(codec.encode_ack(alter(message)))
+            stream = buffered + chunk
+            reading = model.read("frame", stream, 1 << 20)
+            buffered = stream[len(stream) - reading.partial :]  # an unfinished frame
+            for message in reading.messages:
+                sock.sendall(model.ack("frame", alter(message)))
 
     return script
 

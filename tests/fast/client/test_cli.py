@@ -1,19 +1,25 @@
-"""`python -m client` as a process: output bytes, JSON, message sources, every exit code."""
+"""`python -m socket_harness.client` as a process.
+
+Output bytes, JSON, message sources, every exit code.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-import client
-from protocol import GREETING, Framing, codec_for
+from socket_harness import client
+from socket_harness.protocol import Framing
 from tests.fast.client.helpers import free_port, run_cli, start_cli
 from tests.fast.client.peers import ScriptedPeer, closes_at_once
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
+from tests.oracle.model import GREETING
 
-ACK = "收到的信息:".encode()
+ACK = model.ACK_PREFIX
 
 
 def test_seed_prints_exactly_what_the_tutorial_server_sent(server: RunningServer) -> None:
@@ -46,7 +52,7 @@ def test_json_document_names_each_exchange(server: RunningServer, framing: Frami
     assert exchanges == [{"sent": "é!", "answer": "é!"}] * 2
     # seed: one connection per message; line and frame: one for all.
     assert len(doc["connections"]) == (2 if framing is Framing.SEED else 1)
-    greeting = codec_for(framing).greeting.decode("utf-8", "backslashreplace")
+    greeting = model.greeting(framing).decode("utf-8", "backslashreplace")
     assert all(c["greeting"] == greeting for c in doc["connections"])
 
 
@@ -78,20 +84,102 @@ def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
         (["seed://127.0.0.1:9", ""], b"empty message"),
         (["line://127.0.0.1:9", "--timeout", "soon"], b"not a number of seconds"),
         (["line://127.0.0.1:9", "--connect-timeout", "0"], b"more than 0 seconds"),
+        (["line://127.0.0.1:9", "--timeout", "inf"], b"at most 31536000 seconds"),
+        (["line://127.0.0.1:9", "--connect-timeout", "1e300"], b"at most 31536000 seconds"),
+        (["load", "line://127.0.0.1:9", "--duration-limit", "nan"], b"more than 0 seconds"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], words: bytes) -> None:
     done = run_cli(*args)
     assert done.returncode == 2
     assert words in done.stderr
-    assert b"Traceback" not in done.stderr
+    assert_one_usage_line(
+        done.stderr, b"python -m socket_harness.client load" if args[0] == "load" else None
+    )
+
+
+def assert_one_usage_line(stderr: bytes, prog: bytes | None = None) -> None:
+    """README: a usage error is one line on stderr, never a traceback or a usage block."""
+    prog = prog or b"python -m socket_harness.client"
+    assert stderr.startswith(b"client: usage-error: "), stderr
+    assert stderr.endswith(b" (see " + prog + b" --help)\n"), stderr
+    assert stderr.count(b"\n") == 1, stderr
+
+
+@pytest.mark.parametrize(
+    "message",
+    [r"\xZZ", r"a\x4", r"\u12", r"\u12g4", r"\q", "trailing \\", r"\ud800", r"ok\n\xZZ"],
+)
+def test_an_invalid_escape_is_a_usage_error_and_nothing_is_sent(
+    server_factory: ServerFactory, message: str
+) -> None:
+    server = server_factory(listen=["line"])
+    done = run_cli(server.url("line"), "fine", message)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert b"MESSAGE 2: invalid escape " in done.stderr
+    assert_one_usage_line(done.stderr)
+    # Nothing was sent: our own connection is the first the server logs.
+    run_cli(server.url("line"))
+    server.wait_for_event("close")
+    assert len(server.events("open")) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("line://127.0.0.1:x", b"the port must be a number from 0 to 65535, not 'x'"),
+        ("line://127.0.0.1:99999", b"the port must be a number from 0 to 65535, not '99999'"),
+        ("line://127.0.0.1:-1", b"the port must be a number from 0 to 65535, not '-1'"),
+        ("line://127.0.0.1:9:1", b"the port must be a number from 0 to 65535, not '9:1'"),
+        ("line://[::1:9001", b"an IPv6 host is written in brackets, [::1]"),
+        ("line://user@127.0.0.1:9", b"expected line://HOST:PORT and nothing more"),
+        ("frame://127.0.0.1", b"expected frame://HOST:PORT"),
+    ],
+)
+def test_url_errors_are_in_the_projects_words(url: str, words: bytes) -> None:
+    done = run_cli(url, "x")
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert b"Port" not in done.stderr  # urllib's "Port could not be cast to integer value"
+    assert b"Invalid IPv6 URL" not in done.stderr
+    assert_one_usage_line(done.stderr)
+
+
+def argv_bytes(data: bytes) -> str:
+    """An argument of raw bytes, as Python hands a non-UTF-8 one to the program."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        ([argv_bytes(b"line://127.0.0.1:\xff9"), "x"], b"'line://127.0.0.1:\\xff9'"),
+        ([argv_bytes(b"line://h\xfe:9"), "x"], b"'line://h\\xfe:9'"),
+        (["line://127.0.0.1:9", "--timeout", argv_bytes(b"\xff")], b"seconds: '\\xff'"),
+        (["line://127.0.0.1:9", "--file", argv_bytes(b"/nonexistent/\xff")], b"t/\\xff'"),
+        (["line://127.0.0.1:9", argv_bytes(b"\\\xff")], b"invalid escape \\\\xff;"),
+        (["load", argv_bytes(b"seed://h:\xff")], b"'seed://h:\\xff'"),
+    ],
+)
+def test_non_utf8_argument_bytes_are_shown_as_hex_escapes(args: list[str], shown: bytes) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert shown in done.stderr
+    assert b"\\udc" not in done.stderr  # Python's surrogate escapes are no one's words
+    prog = (
+        b"python -m socket_harness.client load"
+        if args[0] == "load"
+        else b"python -m socket_harness.client"
+    )
+    assert_one_usage_line(done.stderr, prog)
 
 
 def test_help_documents_every_exit_code() -> None:
     done = run_cli("--help")
     assert done.returncode == 0
-    for code in (b"0", b"2", b"3", b"4", b"5", b"6", b"7"):
-        assert b"\n  " + code + b"  " in done.stdout
+    for code in (b"0", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"130", b"141"):
+        assert re.search(rb"\n +" + code + b"  ", done.stdout), code
 
 
 def test_nothing_listening_exits_3() -> None:

@@ -1,4 +1,7 @@
-"""`python -m client load`: every connection and message counted, JSON shape, bounded."""
+"""`python -m socket_harness.client load`.
+
+Every connection and message counted, JSON shape, bounded.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -82,7 +86,15 @@ def test_text_report_without_a_terminal_has_no_progress_line(server: RunningServ
 def test_progress_line_on_a_terminal(server: RunningServer) -> None:
     primary, secondary = pty.openpty()
     with subprocess.Popen(
-        [sys.executable, "-m", "client", "load", server.url("frame"), "--connections", "2"],
+        [
+            sys.executable,
+            "-m",
+            "socket_harness.client",
+            "load",
+            server.url("frame"),
+            "--connections",
+            "2",
+        ],
         stdout=secondary,
         stderr=subprocess.PIPE,
         cwd=REPO_ROOT,
@@ -144,9 +156,11 @@ def test_seed_rejects_messages_per_connection() -> None:
     assert b"one exchange per connection" in done.stderr
 
 
-# Runs `python -m client` with uvloop unimportable in the parent, as where it is not installed.
+# Runs `python -m socket_harness.client` with uvloop unimportable in the parent,
+# as where it is not installed.
 WITHOUT_UVLOOP = (
-    "import sys; sys.modules['uvloop'] = None; from client.cli import main; sys.exit(main())"
+    "import sys; sys.modules['uvloop'] = None; "
+    "from socket_harness.client.cli import main; sys.exit(main())"
 )
 
 
@@ -209,3 +223,69 @@ def test_text_report_names_the_loop_and_the_cpu_split(server: RunningServer) -> 
     text = done.stdout.decode()
     assert re.search(r"^load seed://\S+: .*, loop asyncio$", text, re.MULTILINE)
     assert re.search(r"^  cpu .* user [\d.]+ s \+ system [\d.]+ s ", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("as_json", "whole_group"),
+    [
+        pytest.param(True, True, id="json-ctrl-c"),
+        pytest.param(False, True, id="text-ctrl-c"),
+        pytest.param(True, False, id="json-kill-int"),
+    ],
+)
+def test_ctrl_c_prints_the_report_of_what_completed_marked_interrupted(
+    server_factory: ServerFactory, as_json: bool, whole_group: bool
+) -> None:
+    """Ctrl-C sends SIGINT to the terminal's whole process group (workers too); `kill -INT`
+    to the parent alone. Either way: the report of what completed, marked, and exit 130."""
+    server = server_factory(listen=["line"])
+    url = server.url("line")
+    run = ["--connections", "1000000", "--messages", "100", "--processes", "2"]
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "socket_harness.client",
+            "load",
+            url,
+            *run,
+            *(["--json"] if as_json else []),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO_ROOT,
+        start_new_session=True,  # its own process group, as a shell gives a foreground job
+    ) as proc:
+        try:
+            server.wait_for_event("close", timeout=CLI_TIMEOUT)  # some connection completed
+            started = time.monotonic()
+            if whole_group:
+                os.killpg(proc.pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=CLI_TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert time.monotonic() - started < 10  # stops soon, not at the duration limit
+    assert proc.returncode == 130, err
+    assert err == b""
+    # Every connection the client opened is closed now; the server's count is the oracle.
+    server.wait_for_log(lambda _: len(server.events("close")) == len(server.events("open")))
+    answered = sum(int(e["messages"]) for e in server.events("close"))
+    full = sum(e["messages"] == "100" for e in server.events("close"))
+    if as_json:
+        report = json.loads(out)
+        assert report["interrupted"] is True
+        assert report["ok"] is False
+        assert report["stopped_by_limit"] is False
+        assert report["lost_processes"] == 0
+        assert 100 <= report["completed"] <= answered  # acked ones only, none made up
+        assert 1 <= report["connections"]["ok"] <= full
+        assert report["errors"] == {}  # connections cut short by the stop are no failures
+    else:
+        text = out.decode()
+        completed = re.search(r"^  completed    (\d+)/100000000 messages", text, re.MULTILINE)
+        assert completed is not None, text
+        assert 100 <= int(completed.group(1)) <= answered
+        assert re.search(r"^  interrupted  Ctrl-C \(SIGINT\) stopped the run", text, re.MULTILINE)

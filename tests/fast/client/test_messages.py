@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
 
-from client.base import split_chunks
-from client.messages import gather, split_for, unescape
-from protocol import Framing
+from socket_harness.client.base import split_chunks
+from socket_harness.client.messages import gather, split_for, unescape
+from socket_harness.protocol import Framing
 
 
 @pytest.mark.parametrize(
@@ -21,12 +22,30 @@ from protocol import Framing
         (r"\x00\xff\x41", b"\x00\xffA"),
         (r"\u6d4b", "测".encode()),
         (r"\\n", b"\\n"),
-        (r"\q stays", b"\\q stays"),
+        (r"\\q", b"\\q"),
+        (r"\a\b\f\v\0\'\"", b"\a\b\f\v\0'\""),
         ("", b""),
     ],
 )
 def test_unescape_resolves_escapes_and_keeps_utf8(argument: str, expected: bytes) -> None:
     assert unescape(argument) == expected
+
+
+@pytest.mark.parametrize(
+    ("argument", "shown"),
+    [
+        (r"\xZZ", r"invalid escape \xZZ;"),
+        (r"\x4", r"invalid escape \x4;"),
+        (r"\u6d4", r"invalid escape \u6d4;"),
+        (r"\q stays", r"invalid escape \q;"),
+        ("end \\", r"invalid escape \ at the end;"),
+        ("\\\n", r"invalid escape \\n;"),  # a backslash, then a real newline: one line
+        (r"\udc80", r"invalid escape \udc80: a surrogate is no character"),
+    ],
+)
+def test_an_invalid_escape_is_refused_not_kept(argument: str, shown: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(shown)):
+        unescape(argument)
 
 
 def test_unescape_keeps_non_utf8_argument_bytes() -> None:

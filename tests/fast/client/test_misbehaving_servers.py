@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-import client
-from client import aio
-from protocol import GREETING, Framing
+from socket_harness import client
+from socket_harness.client import aio
+from socket_harness.protocol import Framing
 from tests.fast.client.helpers import run_cli
 from tests.fast.client.peers import (
     Script,
@@ -23,6 +23,7 @@ from tests.fast.client.peers import (
     sends_garbage,
     tutorial_without_answer,
 )
+from tests.oracle import model
 
 
 @pytest.mark.parametrize("framing", list(Framing))
@@ -68,7 +69,7 @@ def test_cli_against_a_tutorial_server_without_answer_exits_5_plainly() -> None:
     with ScriptedPeer(tutorial_without_answer("seed")) as peer:
         done = run_cli(peer.url("seed"), r"Ho\r\nfirst blood\r\n", timeout=10)
     assert done.returncode == 5
-    assert done.stdout == GREETING  # what the server did send, as it sent it
+    assert done.stdout == model.GREETING  # what the server did send, as it sent it
     assert done.stderr.startswith(b"client: closed-early: ")
     assert b"Traceback" not in done.stderr
 

@@ -1,12 +1,16 @@
-"""ReplyReader, sans-IO: replies out of server bytes however they are cut."""
+"""ReplyReader, sans-IO: replies out of server bytes however they are cut.
+
+The server bytes are the reference model's (tests/oracle/model.py), not protocol/'s.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from client.errors import ClosedEarly, UnexpectedBytes
-from client.reader import ReplyReader
-from protocol import Ack, ErrorReason, Framing, Greeting, Reply, ServerError, codec_for
+from socket_harness.client.errors import ClosedEarly, UnexpectedBytes
+from socket_harness.client.reader import ReplyReader
+from socket_harness.protocol import Ack, ErrorReason, Framing, Greeting, Reply, ServerError
+from tests.oracle import model
 
 
 def replies_from(framing: Framing, data: bytes, step: int, eof: bool = True) -> list[Reply]:
@@ -30,12 +34,11 @@ def replies_from(framing: Framing, data: bytes, step: int, eof: bool = True) -> 
 @pytest.mark.parametrize("step", [1, 3, 1000])
 @pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
 def test_persistent_framings_yield_every_reply_however_cut(framing: Framing, step: int) -> None:
-    codec = codec_for(framing)
     wire = (
-        codec.greeting
-        + codec.encode_ack(b"one")
-        + codec.encode_ack(b"")
-        + codec.encode_error(ErrorReason.IDLE_TIMEOUT)
+        model.greeting(framing)
+        + model.ack(framing, b"one")
+        + model.ack(framing, b"")
+        + model.error(framing, ErrorReason.IDLE_TIMEOUT.value)
     )
     assert replies_from(framing, wire, step) == [
         Greeting(),
@@ -47,24 +50,23 @@ def test_persistent_framings_yield_every_reply_however_cut(framing: Framing, ste
 
 @pytest.mark.parametrize("step", [1, 5, 1000])
 def test_seed_answer_with_newlines_is_complete_only_at_eof(step: int) -> None:
-    codec = codec_for(Framing.SEED)
-    wire = codec.greeting + codec.encode_ack(b"Ho\r\nfirst blood\r\n")
+    wire = model.greeting(Framing.SEED) + model.ack(Framing.SEED, b"Ho\r\nfirst blood\r\n")
     assert replies_from(Framing.SEED, wire, step, eof=False) == [Greeting()]
     assert replies_from(Framing.SEED, wire, step) == [Greeting(), Ack(b"Ho\r\nfirst blood\r\n")]
 
 
 def test_seed_busy_instead_of_greeting() -> None:
-    wire = codec_for(Framing.SEED).encode_error(ErrorReason.BUSY)
+    wire = model.error(Framing.SEED, ErrorReason.BUSY.value)
     assert replies_from(Framing.SEED, wire, 1) == [ServerError(ErrorReason.BUSY)]
 
 
 @pytest.mark.parametrize(
     ("framing", "wire", "words"),
     [
-        (Framing.SEED, codec_for(Framing.SEED).greeting, "before replying"),
-        (Framing.SEED, codec_for(Framing.SEED).greeting[:5], "5 bytes"),
-        (Framing.LINE, codec_for(Framing.LINE).greeting + b"half a li", "9 bytes"),
-        (Framing.FRAME, codec_for(Framing.FRAME).greeting + b"\0\0\0\x09abc", "7 bytes"),
+        (Framing.SEED, model.greeting(Framing.SEED), "before replying"),
+        (Framing.SEED, model.greeting(Framing.SEED)[:5], "5 bytes"),
+        (Framing.LINE, model.greeting(Framing.LINE) + b"half a li", "9 bytes"),
+        (Framing.FRAME, model.greeting(Framing.FRAME) + b"\0\0\0\x09abc", "7 bytes"),
     ],
 )
 def test_eof_before_a_whole_reply_is_closed_early(
@@ -82,7 +84,7 @@ def test_eof_before_a_whole_reply_is_closed_early(
 @pytest.mark.parametrize("framing", list(Framing))
 def test_bytes_that_fit_no_reply_are_unexpected(framing: Framing) -> None:
     reader = ReplyReader(framing)
-    reader.feed(codec_for(framing).encode_message(b"HTTP/1.1 400 Bad Request"))
+    reader.feed(model.message(framing, b"HTTP/1.1 400 Bad Request"))
     reader.feed_eof()
     with pytest.raises(UnexpectedBytes):
         reader.next_reply()
@@ -98,17 +100,16 @@ def test_seed_garbage_is_caught_before_eof() -> None:
 @pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
 def test_a_reply_over_the_limit_is_unexpected(framing: Framing) -> None:
     reader = ReplyReader(framing, max_reply_bytes=20)
-    reader.feed(codec_for(framing).encode_ack(b"x" * 50))
+    reader.feed(model.ack(framing, b"x" * 50))
     with pytest.raises(UnexpectedBytes, match="exceeds 20"):
         reader.next_reply()
 
 
 @pytest.mark.parametrize("framing", list(Framing))
 def test_take_unparsed_gives_back_the_exact_bytes(framing: Framing) -> None:
-    codec = codec_for(framing)
-    rest = codec.encode_ack(b"a") + codec.encode_ack(b"partial")[:-2]
+    rest = model.ack(framing, b"a") + model.ack(framing, b"partial")[:-2]
     reader = ReplyReader(framing)
-    reader.feed(codec.greeting + rest[:3])
+    reader.feed(model.greeting(framing) + rest[:3])
     reader.feed(rest[3:])
     assert reader.next_reply() == Greeting()
     assert reader.take_unparsed() == rest
@@ -118,8 +119,8 @@ def test_take_unparsed_gives_back_the_exact_bytes(framing: Framing) -> None:
 @pytest.mark.parametrize("framing", list(Framing))
 @pytest.mark.parametrize("cut", [1, 2, 5, 17])
 def test_raw_takes_add_up_to_every_byte_once(framing: Framing, cut: int) -> None:
-    codec = codec_for(framing)
-    wire = codec.greeting + codec.encode_ack(b"first") + codec.encode_ack(b"second one")
+    answers = model.ack(framing, b"first") + model.ack(framing, b"second one")
+    wire = model.greeting(framing) + answers
     reader = ReplyReader(framing)
     reader.feed(wire[:cut])
     taken = reader.take_unparsed()
@@ -131,9 +132,8 @@ def test_raw_takes_add_up_to_every_byte_once(framing: Framing, cut: int) -> None
 
 @pytest.mark.parametrize("framing", [Framing.LINE, Framing.FRAME])
 def test_unparsed_after_an_oversize_reply_keeps_its_bytes(framing: Framing) -> None:
-    codec = codec_for(framing)
-    oversize = codec.encode_ack(b"x" * 50)
+    oversize = model.ack(framing, b"x" * 50)
     reader = ReplyReader(framing, max_reply_bytes=40)
-    reader.feed(codec.greeting + oversize)
+    reader.feed(model.greeting(framing) + oversize)
     assert reader.next_reply() == Greeting()
     assert reader.take_unparsed() == oversize

@@ -1,7 +1,8 @@
 """A plain blocking socket peer for server tests: every operation has a timeout.
 
-Deliberately independent of the `client` package: the server is checked against
-the wire format itself (protocol/), not against another component under test.
+Deliberately independent of the `client` package and of `protocol/`: the server is
+checked against the specification's bytes (the reference model, tests/oracle/model.py),
+not against another component under test.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import struct
 import time
 from collections.abc import Callable
 
-from protocol import FRAME_HEADER_SIZE, Endpoint, Framing, codec_for
+from socket_harness.protocol import Endpoint, Framing
+from tests.harness.tcp import wait_for_server_close
+from tests.oracle import model
 
 TIMEOUT = 5.0
 
@@ -21,7 +24,7 @@ class Peer:
 
     def __init__(self, endpoint: Endpoint, timeout: float = TIMEOUT) -> None:
         self.endpoint = endpoint
-        self.codec = codec_for(endpoint.framing)
+        self.framing = endpoint.framing.value  # "seed", "line" or "frame"
         self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
         self._buffer = bytearray()
         self.local_port: int = self.sock.getsockname()[1]  # the server logs it as peer=
@@ -36,7 +39,7 @@ class Peer:
         self.sock.sendall(data)
 
     def send_message(self, body: bytes) -> None:
-        self.send(self.codec.encode_message(body))
+        self.send(model.message(self.framing, body))
 
     def _fill(self) -> bool:
         chunk = self.sock.recv(65536)
@@ -61,7 +64,7 @@ class Peer:
     def read_raw_reply(self) -> bytes:
         """One reply exactly as it is on the wire (a line, or a frame with its header)."""
         if self.endpoint.framing is Framing.FRAME:
-            header = self.read_exactly(FRAME_HEADER_SIZE)
+            header = self.read_exactly(4)  # the length: uint32, big-endian
             (length,) = struct.unpack(">I", header)
             return header + self.read_exactly(length)
         return self.read_line()
@@ -69,11 +72,11 @@ class Peer:
     def expect_answer(self, body: bytes) -> None:
         """Send one message and check that its ack comes back."""
         self.send_message(body)
-        assert self.read_raw_reply() == self.codec.encode_ack(body)
+        assert self.read_raw_reply() == model.ack(self.framing, body)
 
     def expect_greeting(self) -> None:
-        greeting = self.read_exactly(len(self.codec.greeting))
-        assert greeting == self.codec.greeting
+        expected = model.greeting(self.framing)
+        assert self.read_exactly(len(expected)) == expected
 
     def read_to_eof(self) -> bytes:
         """Everything until the server closes (raises on timeout: it must close)."""
@@ -97,6 +100,10 @@ class Peer:
             self.sock.settimeout(timeout)
         return False
 
+    def wait_for_server_close(self, timeout: float = TIMEOUT) -> str:
+        """`fin` or `reset`, once the server has closed its side (see below)."""
+        return wait_for_server_close(self.sock, timeout)
+
     def reset(self) -> None:
         """Close with a TCP RST instead of a FIN."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -104,6 +111,29 @@ class Peer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+STALL_LINE = b"s" * (64 * 1024 - 1) + b"\n"
+
+
+def stall_with_unread_answers(peer: Peer, line: bytes = STALL_LINE) -> int:
+    """Send `line` (64 KiB) over and over, never reading, until the server stops
+    reading us; bytes sent.
+
+    The server's answers pile up: in the kernel's buffers, then in its own.
+
+    Fails if the server swallows 256 MiB without stalling: it would buffer without bound.
+    """
+    sent = 0
+    peer.sock.settimeout(1.0)
+    try:
+        while sent < 256 * 1024 * 1024:
+            sent += peer.sock.send(line[sent % len(line) :])
+    except (TimeoutError, ConnectionError):
+        return sent  # no progress for a second (or it gave up on us): it stopped reading
+    finally:
+        peer.sock.settimeout(5.0)
+    raise AssertionError(f"the server kept reading a peer that never reads ({sent} bytes)")
 
 
 def connect_refused(endpoint: Endpoint, timeout: float = TIMEOUT) -> bool:

@@ -1,7 +1,15 @@
-"""A real `python -m server` subprocess for tests: start, read its log lines, signal, reap."""
+"""A real `python -m socket_harness.server` subprocess for tests.
+
+Start, read its log lines, signal, reap.
+
+As a plain child process, or as PID 1 of a new PID namespace (`unshare --pid --fork
+--mount-proc`), which is how it runs in its container.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import shlex
@@ -10,11 +18,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from protocol import Endpoint, Framing, parse_endpoint
+from socket_harness.protocol import Endpoint, Framing, parse_endpoint
+from tests.harness.engine import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT = 15.0
@@ -49,17 +58,26 @@ class RunningServer:
     """One started server process and everything it printed so far.
 
     Output is read by background threads, so the server never blocks on a full
-    pipe; `wait_for_log` waits on a real line, never on a fixed sleep.
+    pipe; `wait_for_log` waits on a real line, never on a fixed sleep. The event log is
+    read from stdout, or from stderr with `log_on="stderr"` (stdout closed or broken).
+    A stream the test did not make a pipe is not read.
     """
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[str], server_pid: int | None = None, log_on: str = "stdout"
+    ) -> None:
         self.proc = proc
-        self._lines: list[str] = []
+        self.server_pid = proc.pid if server_pid is None else server_pid
+        # Signals go through a pidfd: never to a recycled PID, even when unshare reaped it.
+        self._pidfd = os.pidfd_open(self.server_pid)
+        self._stdout: list[str] = []
         self._stderr: list[str] = []
+        self._lines = self._stderr if log_on == "stderr" else self._stdout
         self._changed = threading.Condition()
         self._readers = [
-            threading.Thread(target=self._pump, args=(proc.stdout, self._lines), daemon=True),
-            threading.Thread(target=self._pump, args=(proc.stderr, self._stderr), daemon=True),
+            threading.Thread(target=self._pump, args=(stream, into), daemon=True)
+            for stream, into in ((proc.stdout, self._stdout), (proc.stderr, self._stderr))
+            if stream is not None
         ]
         for reader in self._readers:
             reader.start()
@@ -78,9 +96,13 @@ class RunningServer:
     # --- what it printed ----------------------------------------------------------
 
     def log_lines(self) -> list[str]:
-        """Every stdout line so far (the server logs only there)."""
+        """Every event-log line so far (stdout, unless started with log_on="stderr")."""
         with self._changed:
             return list(self._lines)
+
+    def stdout_lines(self) -> list[str]:
+        with self._changed:
+            return list(self._stdout)
 
     def stderr_text(self) -> str:
         """Everything on stderr so far: must stay empty (no tracebacks, ever)."""
@@ -134,7 +156,8 @@ class RunningServer:
     def url(self, framing: Framing | str) -> str:
         return str(self.endpoint(framing))
 
-    def _learn_addresses(self) -> None:
+    def learn_addresses(self) -> None:
+        """Read the listeners' and health addresses off the `listening` and `ready` lines."""
         for fields in self.events("listening"):
             endpoint = parse_endpoint(fields["listener"])
             self.listeners[endpoint.framing] = endpoint
@@ -147,10 +170,30 @@ class RunningServer:
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        """The server's PID (as seen from here: not 1 when it is PID 1 of its namespace)."""
+        return self.server_pid
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
-        self.proc.send_signal(sig)
+        """Send `sig` to the server itself (not to unshare); a no-op once it was reaped."""
+        signal.pidfd_send_signal(self._pidfd, sig)
+
+    @contextlib.contextmanager
+    def stopped(self, timeout: float = 5.0) -> Iterator[None]:
+        """SIGSTOP it and wait until the kernel reports it stopped; SIGCONT on leaving.
+
+        kill() returns before a process running on another CPU has stopped, so the
+        state in /proc/PID/stat (`T`) is what says it no longer runs.
+        """
+        self.signal(signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + timeout
+            while _process_state(self.pid) != "T":
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the server did not stop within {timeout} s")
+                time.sleep(0.001)
+            yield
+        finally:
+            self.signal(signal.SIGCONT)
 
     def wait(self, timeout: float = 10.0) -> int:
         """The exit code, once the process ended and all its output was read."""
@@ -160,13 +203,22 @@ class RunningServer:
         return code
 
     def stop(self) -> None:
-        """Kill it if it still runs (test teardown)."""
+        """Kill it if it still runs (test teardown; unshare's --kill-child takes PID 1 along)."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.wait()
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat (R running, S sleeping, T stopped, ...)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0]
 
 
 class ServerFactory(Protocol):
@@ -176,7 +228,43 @@ class ServerFactory(Protocol):
         listen: Iterable[str] = ...,
         env: dict[str, str] | None = ...,
         ready: bool = ...,
+        pid1: bool = ...,
+        launcher: Sequence[str] = ...,
+        stdout: int = ...,
+        stderr: int = ...,
+        log_on: str = ...,
     ) -> RunningServer: ...
+
+
+# PID 1 of a new PID namespace, as in a container; --kill-child: killing unshare kills it.
+AS_PID1 = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
+
+
+@functools.cache
+def pid1_problem() -> str | None:
+    """Why a new PID namespace cannot be made here (unshare needs root), or None."""
+    try:
+        result = subprocess.run([*AS_PID1, "true"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run unshare: {exc}"
+    if result.returncode != 0:
+        return f"unshare --pid fails here: {result.stderr.decode(errors='replace').strip()}"
+    return None
+
+
+def _namespace_init(unshare: subprocess.Popen[str], timeout: float = READY_TIMEOUT) -> int:
+    """The PID (seen from here) of the process unshare forked: PID 1 of its namespace."""
+    children = f"/proc/{unshare.pid}/task/{unshare.pid}/children"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(children) as listing:
+            found = listing.read().split()
+        if found:
+            return int(found[0])
+        if unshare.poll() is not None:
+            raise AssertionError(f"unshare exited {unshare.returncode} before forking")
+        time.sleep(0.001)
+    raise AssertionError(f"unshare forked nothing within {timeout} s")
 
 
 def listen_url(spec: str) -> str:
@@ -189,9 +277,24 @@ def start_server(
     listen: Iterable[str] = ("seed", "line", "frame"),
     env: dict[str, str] | None = None,
     ready: bool = True,
+    pid1: bool = False,
+    launcher: Sequence[str] = (),
+    stdout: int = subprocess.PIPE,
+    stderr: int = subprocess.PIPE,
+    log_on: str = "stdout",
 ) -> RunningServer:
-    """Start `python -m server` on loopback with ephemeral ports; wait for `ready` if asked."""
-    args = [sys.executable, "-m", "server"]
+    """Start `python -m socket_harness.server` on loopback with ephemeral ports.
+
+    Waits for `ready` if asked.
+
+    `pid1`: as PID 1 of a new PID namespace (skipped where unshare cannot, failed under
+    CI=true). `launcher`: argv run first, which must exec the rest (e.g. a shell that
+    closes a stream). `stdout`, `stderr`: a descriptor instead of a pipe read here.
+    `log_on`: where the event log is read from (see RunningServer).
+    """
+    if pid1 and (problem := pid1_problem()) is not None:
+        unavailable(problem)
+    args = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", "socket_harness.server"]
     for spec in listen:
         args += ["--listen", listen_url(spec)]
     if "--health" not in extra_args and "SERVER_HEALTH" not in (env or {}):
@@ -208,18 +311,23 @@ def start_server(
         cwd=REPO_ROOT,
         env=child_env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
         text=True,
         encoding="utf-8",
         errors="replace",
     )
-    server = RunningServer(proc)
+    try:
+        server = RunningServer(proc, _namespace_init(proc) if pid1 else None, log_on)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     if ready:
         try:
             server.wait_for_event("ready", timeout=READY_TIMEOUT)
         except BaseException:
             server.stop()
             raise
-        server._learn_addresses()
+        server.learn_addresses()
     return server

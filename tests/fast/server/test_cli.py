@@ -7,20 +7,23 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import pytest
 
-from server.config import OPTIONS
+from socket_harness.server.config import OPTIONS
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import REPO_ROOT, ServerFactory
 
 TIMEOUT = 15.0
 
 
-def run_module(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_module(
+    *args: str, env: dict[str, str] | None = None, python: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if not key.startswith("SERVER_")}
     return subprocess.run(
-        [sys.executable, "-m", *args],
+        [sys.executable, *python, "-m", *args],
         cwd=REPO_ROOT,
         env={**clean, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
         capture_output=True,
@@ -31,13 +34,20 @@ def run_module(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
-    result = run_module("server", "--help")
+    result = run_module("socket_harness.server", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())  # argparse wraps lines
     for option in OPTIONS:
         assert option.flag in text
         assert option.env in text
-    for needle in ("--listen", "SERVER_LISTEN", "exit codes", "3 drain timed out"):
+    for needle in (
+        "--listen",
+        "SERVER_LISTEN",
+        "exit codes",
+        "3 drain timed out",
+        "4 the log had nowhere to go",
+        "128+N stopped by signal N before ready (143 SIGTERM, 130 SIGINT)",
+    ):
         assert needle in text
 
 
@@ -54,19 +64,54 @@ def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
 def test_usage_errors_exit_2_and_say_what_is_wrong(
     args: list[str], env: dict[str, str], complaint: str
 ) -> None:
-    result = run_module("server", *args, env=env)
+    result = run_module("socket_harness.server", *args, env=env)
     assert result.returncode == 2
     assert complaint in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_address_in_use_exits_1_with_a_log_line(server_factory: ServerFactory) -> None:
+def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
+    server_factory: ServerFactory,
+) -> None:
     first = server_factory(listen=["line"])
     second = server_factory(listen=[first.url("line")], ready=False)
     assert second.wait(timeout=TIMEOUT) == 1
     error = second.wait_for_event("error", reason="startup")
     assert error["listener"] == first.url("line")
-    assert second.stderr_text() == ""
+    assert error["detail"] == "[Errno 98] Address already in use"
+    assert second.stderr_text() == (
+        f"python -m socket_harness.server: error: cannot listen on {first.url('line')}: "
+        "[Errno 98] Address already in use"
+    )
+
+
+def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
+    server_factory: ServerFactory,
+) -> None:
+    first = server_factory(listen=["line"])
+    assert first.health is not None
+    health = f"{first.health[0]}:{first.health[1]}"
+    second = server_factory("--health", health, listen=["line"], ready=False)
+    assert second.wait(timeout=TIMEOUT) == 1
+    assert second.wait_for_event("error", reason="startup")["health"] == health
+    # asyncio words the bind error itself: "[Errno 98] error while attempting to bind ..."
+    (line,) = second.stderr_text().splitlines()
+    assert line.startswith(
+        f"python -m socket_harness.server: error: cannot open the health endpoint {health}: "
+    )
+    assert "[Errno 98]" in line
+
+
+def test_uvloop_asked_for_but_missing_exits_1_with_one_line_on_stderr() -> None:
+    # -S: no site-packages, so uvloop is really not importable; the server needs none.
+    result = run_module(
+        "socket_harness.server", "--loop", "uvloop", "--listen", "line://127.0.0.1:0", python=["-S"]
+    )
+    assert result.returncode == 1
+    assert "reason=startup" in result.stdout
+    assert result.stderr == (
+        "python -m socket_harness.server: error: --loop uvloop: No module named 'uvloop'\n"
+    )
 
 
 def test_environment_variables_configure_the_server(server_factory: ServerFactory) -> None:
@@ -87,7 +132,7 @@ def test_environment_variables_configure_the_server(server_factory: ServerFactor
 
 
 def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_module("server.probe", "--timeout", "1", *args, env=env)
+    return run_module("socket_harness.server.probe", "--timeout", "1", *args, env=env)
 
 
 def test_probe_is_healthy_and_leaves_no_trace_in_the_log(server_factory: ServerFactory) -> None:

@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol import ACK_PREFIX, GREETING, SEED_READ_SIZE
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
+from tests.oracle.model import ACK_PREFIX, GREETING
+from tests.oracle.wire import WirePeer, first_difference
 
 
 @pytest.fixture
@@ -40,12 +42,47 @@ def test_seed_reads_once_at_most_8192_bytes(server: RunningServer) -> None:
         sending = pool.submit(peer.send, payload)
         answer = peer.read_to_eof()
         sending.result(timeout=10)  # the server drained the rest instead of resetting
-    # Loopback may hand the server fewer bytes in its one read, never more than 8192.
-    assert answer.startswith(ACK_PREFIX)
-    assert answer.endswith(b"\n")
-    echoed = answer[len(ACK_PREFIX) : -1]
-    assert 0 < len(echoed) <= SEED_READ_SIZE
-    assert payload.startswith(echoed)
+    # Loopback's segments hold 65483 bytes (at least 16 KiB while the send buffer
+    # grows): the one read finds 8192 bytes or more, and takes exactly 8192.
+    assert answer == model.ack("seed", payload[:8192]), first_difference(
+        model.ack("seed", payload[:8192]), answer
+    )
+
+
+@pytest.mark.parametrize("size", [8191, 8192, 8193, 16384, 65536])
+def test_seed_answers_exactly_8192_bytes_of_what_was_queued(
+    server: RunningServer, size: int
+) -> None:
+    # The server stopped while the bytes arrive: its first read finds all of them
+    # queued, whatever the segments, and must take exactly min(size, 8192).
+    payload = bytes(range(256)) * (size // 256) + b"\xff" * (size % 256)
+    with WirePeer(f"server process {server.pid}", *address(server, "seed")) as peer:
+        server.signal(signal.SIGSTOP)
+        try:
+            peer.write_acknowledged(payload)
+        finally:
+            server.signal(signal.SIGCONT)
+        answer = peer.read_until_close()
+    expected = model.exchange("seed", payload[:8192], 8192)
+    assert answer == expected, first_difference(expected, answer)
+
+
+@pytest.mark.parametrize("size", [8193, 16384, 65483])
+def test_seed_takes_8192_bytes_of_one_loopback_segment(server: RunningServer, size: int) -> None:
+    # One write of up to 65483 bytes is one segment on loopback: the server's one
+    # read gets all of it, and answers exactly its first 8192 bytes.
+    payload = b"s" * 8192 + b"t" * (size - 8192)
+    with WirePeer(f"server process {server.pid}", *address(server, "seed")) as peer:
+        peer.write(payload)
+        answer = peer.read_until_close()
+    assert answer == model.exchange("seed", b"s" * 8192, 8192), first_difference(
+        model.exchange("seed", b"s" * 8192, 8192), answer
+    )
+
+
+def address(server: RunningServer, framing: str) -> tuple[str, int]:
+    endpoint = server.endpoint(framing)
+    return endpoint.host, endpoint.port
 
 
 def test_seed_peer_that_closes_before_sending_gets_nothing_more(server: RunningServer) -> None:
@@ -65,6 +102,18 @@ def test_line_answers_each_message_in_order(server: RunningServer) -> None:
         for body in messages:
             peer.send_message(body)
             assert peer.read_line() == ACK_PREFIX + body + b"\n"
+
+
+def test_line_keeps_a_carriage_return_before_the_newline(server: RunningServer) -> None:
+    # docs/protocol.md: any byte but `\n` is body, `\r` included (no CRLF stripping).
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"a\r\n\r\n")
+        peer.sock.shutdown(1)  # SHUT_WR
+        assert peer.read_to_eof() == (
+            b"\xe6\x94\xb6\xe5\x88\xb0\xe7\x9a\x84\xe4\xbf\xa1\xe6\x81\xaf:a\r\n"
+            b"\xe6\x94\xb6\xe5\x88\xb0\xe7\x9a\x84\xe4\xbf\xa1\xe6\x81\xaf:\r\n"
+        )
 
 
 def test_line_pipelined_messages_are_answered_in_order(server: RunningServer) -> None:
@@ -105,7 +154,7 @@ def test_frame_split_into_single_bytes_decodes_the_same(server: RunningServer) -
         for i in range(len(wire)):
             peer.send(wire[i : i + 1])
         for body in bodies:
-            assert peer.read_raw_reply() == peer.codec.encode_ack(body)
+            assert peer.read_raw_reply() == model.ack("frame", body)
 
 
 def test_summary_counts_what_was_served(server: RunningServer) -> None:

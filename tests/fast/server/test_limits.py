@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
+from socket_harness.protocol import Framing
 from tests.fast.server.peer import Peer, connect_refused, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
+from tests.oracle.model import ACK_PREFIX
 
 # How long a connect may take before it counts as "not completed" (loopback answers in µs).
 UNANSWERED_CONNECT = 0.3
@@ -69,7 +71,7 @@ def test_reject_sends_err_busy_instead_of_the_greeting(
     with Peer(server.endpoint(framing)) as holder:
         holder.expect_greeting()
         with Peer(server.endpoint(framing)) as refused:
-            assert refused.read_to_eof() == codec_for(framing).encode_error(ErrorReason.BUSY)
+            assert refused.read_to_eof() == model.error(framing, "busy")
         busy = server.wait_for_event("error", reason="busy")
         assert busy["listener"] == server.url(framing)
     server.wait_for_event("close")
@@ -161,14 +163,13 @@ def test_too_large_is_enforced_exactly_at_the_bound(
     limit = 1000
     server = server_factory("--max-message-bytes", str(limit), listen=[framing])
     endpoint = server.endpoint(framing)
-    codec = codec_for(framing)
     with Peer(endpoint) as peer:
         peer.expect_greeting()
         peer.expect_answer(b"x" * limit)
     with Peer(endpoint) as peer:
         peer.expect_greeting()
         peer.send_message(b"y" * (limit + 1))
-        assert peer.read_to_eof() == codec.encode_error(ErrorReason.TOO_LARGE)
+        assert peer.read_to_eof() == model.error(framing, "too-large")
     error = server.wait_for_event("error", reason="too-large")
     assert error["limit"] == str(limit)
     assert server.wait_for_event("close", reason="too-large")
@@ -179,13 +180,10 @@ def test_messages_before_an_oversize_one_are_answered_first(
     server_factory: ServerFactory, framing: str
 ) -> None:
     server = server_factory("--max-message-bytes", "100", listen=[framing])
-    codec = codec_for(framing)
     with Peer(server.endpoint(framing)) as peer:
         peer.expect_greeting()
-        peer.send(codec.encode_message(b"fine") + codec.encode_message(b"z" * 101))
-        assert peer.read_to_eof() == codec.encode_ack(b"fine") + codec.encode_error(
-            ErrorReason.TOO_LARGE
-        )
+        peer.send(model.message(framing, b"fine") + model.message(framing, b"z" * 101))
+        assert peer.read_to_eof() == model.ack(framing, b"fine") + model.error(framing, "too-large")
 
 
 def test_frame_header_announcing_too_much_is_refused_before_the_body(
@@ -195,7 +193,7 @@ def test_frame_header_announcing_too_much_is_refused_before_the_body(
     with Peer(server.endpoint("frame")) as peer:
         peer.expect_greeting()
         peer.send(b"\xff\xff\xff\xff")  # 4 GiB announced, nothing of it sent
-        assert peer.read_to_eof() == codec_for("frame").encode_error(ErrorReason.TOO_LARGE)
+        assert peer.read_to_eof() == model.error("frame", "too-large")
 
 
 @pytest.mark.parametrize("framing", ["seed", "line", "frame"])
@@ -206,7 +204,7 @@ def test_idle_peer_gets_err_idle_timeout_and_is_closed(
     with Peer(server.endpoint(framing)) as peer:
         peer.expect_greeting()
         started = time.monotonic()
-        assert peer.read_to_eof() == codec_for(framing).encode_error(ErrorReason.IDLE_TIMEOUT)
+        assert peer.read_to_eof() == model.error(framing, "idle-timeout")
         assert time.monotonic() - started >= 0.45
     assert server.wait_for_event("close")["reason"] == "idle-timeout"
 
@@ -242,12 +240,11 @@ def test_too_large_reply_survives_a_peer_that_keeps_sending(
     # Closing with the rest of the oversize message unread would reset the
     # connection and could destroy `ERR too-large` before the peer reads it.
     server = server_factory("--max-message-bytes", "1000", listen=[framing])
-    codec = codec_for(framing)
-    oversize = codec.encode_message(b"q" * (4 * 1024 * 1024))
+    oversize = model.message(framing, b"q" * (4 * 1024 * 1024))
     with Peer(server.endpoint(framing)) as peer, ThreadPoolExecutor(1) as pool:
         peer.expect_greeting()
         sending = pool.submit(peer.send, oversize)
-        assert peer.read_to_eof() == codec.encode_error(ErrorReason.TOO_LARGE)
+        assert peer.read_to_eof() == model.error(framing, "too-large")
         sending.result(timeout=10)  # the server read (and dropped) all of it: no reset
     assert server.wait_for_event("close", reason="too-large")
 

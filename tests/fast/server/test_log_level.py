@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 
-from protocol import ERR_PREFIX
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import ServerFactory
 
@@ -17,7 +16,7 @@ def test_warning_level_leaves_out_open_and_close(server_factory: ServerFactory) 
     with Peer(server.endpoint("line")) as peer:
         peer.expect_greeting()
         peer.send(b"too long\n")
-        assert peer.read_to_eof().startswith(ERR_PREFIX + b"too-large")
+        assert peer.read_to_eof().startswith(b"ERR too-large")
     server.wait_for_event("error", reason="too-large")
     server.signal(signal.SIGTERM)
     assert server.wait() == 0

@@ -6,9 +6,10 @@ import socket
 
 import pytest
 
-from protocol import ACK_PREFIX
-from tests.fast.server.peer import Peer, wait_until
+from tests.fast.server.peer import STALL_LINE, Peer, stall_with_unread_answers, wait_until
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
+from tests.oracle.model import ACK_PREFIX
 
 
 def still_serves(server: RunningServer, framing: str) -> None:
@@ -25,7 +26,7 @@ def test_reset_mid_message_is_logged_and_serving_goes_on(
     peer = Peer(server.endpoint(framing))
     peer.expect_greeting()
     if framing != "seed":
-        peer.send(peer.codec.encode_message(b"half of a message")[:-3])
+        peer.send(model.message(peer.framing, b"half of a message")[:-3])
     port = peer.local_port
     peer.reset()
     close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
@@ -117,26 +118,6 @@ def test_peer_that_neither_reads_nor_sends_is_dropped_after_the_idle_timeout(
     still_serves(server, "line")
 
 
-STALL_LINE = b"s" * (64 * 1024 - 1) + b"\n"
-
-
-def stall_with_unread_answers(peer: Peer) -> int:
-    """Send 64 KiB lines, never reading, until the server stops reading us; bytes sent.
-
-    Fails if the server swallows 256 MiB without stalling: it would buffer without bound.
-    """
-    sent = 0
-    peer.sock.settimeout(1.0)
-    try:
-        while sent < 256 * 1024 * 1024:
-            sent += peer.sock.send(STALL_LINE[sent % len(STALL_LINE) :])
-    except (TimeoutError, ConnectionError):
-        return sent  # no progress for a second (or it gave up on us): it stopped reading
-    finally:
-        peer.sock.settimeout(5.0)
-    raise AssertionError(f"the server kept reading a peer that never reads ({sent} bytes)")
-
-
 def resident_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for row in status:
@@ -153,7 +134,7 @@ def test_many_peers_at_once_each_get_their_answers(server_factory: ServerFactory
             peer.expect_greeting()
             peer.send_message(f"peer {index}".encode())
         for index, peer in enumerate(peers):
-            assert peer.read_raw_reply() == peer.codec.encode_ack(f"peer {index}".encode())
+            assert peer.read_raw_reply() == model.ack(peer.framing, f"peer {index}".encode())
     finally:
         for peer in peers:
             peer.close()

@@ -6,17 +6,17 @@ import signal
 
 import pytest
 
-from protocol import FRAME_HEADER_SIZE, ErrorReason, codec_for, encode_frame
 from tests.fast.server.peer import Peer, connect_refused
 from tests.fast.server.process import RunningServer, ServerFactory
+from tests.oracle import model
 
-SHUTTING_DOWN = ErrorReason.SHUTTING_DOWN
+SHUTTING_DOWN = "shutting-down"
 
 
 def half_a_frame(peer: Peer, body: bytes) -> bytes:
     """Send a frame's header and the first half of its body; return the rest."""
-    wire = encode_frame(body)
-    cut = FRAME_HEADER_SIZE + len(body) // 2
+    wire = model.frame(body)
+    cut = 4 + len(body) // 2  # the 4-byte header, then half the body
     peer.send(wire[:cut])
     return wire[cut:]
 
@@ -54,15 +54,16 @@ def test_signal_drains_in_flight_answers_idle_ones_and_refuses_new_connects(
     server.wait_for_event("shutdown", signal=sig.name)
     for framing in ("seed", "line", "frame"):
         assert connect_refused(server.endpoint(framing))
-    assert idle_line.read_to_eof() == codec_for("line").encode_error(SHUTTING_DOWN)
-    assert idle_seed.read_to_eof() == codec_for("seed").encode_error(SHUTTING_DOWN)
+    assert idle_line.read_to_eof() == model.error("line", SHUTTING_DOWN)
+    assert idle_seed.read_to_eof() == model.error("seed", SHUTTING_DOWN)
+    idle_line.close()  # as a client does at EOF: the server need not linger any longer
+    idle_seed.close()
 
     # The frame it was in the middle of is finished and answered, then it closes.
     assert busy_frame.nothing_arrives(0.1)
     busy_frame.send(rest)
-    codec = codec_for("frame")
-    assert busy_frame.read_to_eof() == codec.encode_ack(b"in flight" * 100) + codec.encode_error(
-        SHUTTING_DOWN
+    assert busy_frame.read_to_eof() == model.ack("frame", b"in flight" * 100) + model.error(
+        "frame", SHUTTING_DOWN
     )
     assert server.wait(timeout=5) == 0
     assert server.events("drain")[0]["result"] == "complete"

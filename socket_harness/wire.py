@@ -1,0 +1,191 @@
+"""A plain socket peer: bytes out, bytes in, every operation timed out.
+
+The oracle tests (tests/oracle) and the conformance suite both talk to a target
+through it. No framing code at all: what it sends is given as bytes and what it receives is
+returned as bytes, for the caller to compare with the specification's. When the
+server does not answer, the AssertionError says which server, what the peer was
+waiting for, how long, and the last bytes it saw.
+"""
+
+from __future__ import annotations
+
+import array
+import fcntl
+import socket
+import struct
+import termios
+import time
+from types import TracebackType
+
+TIMEOUT = 5.0
+# How much of what was received a failure message shows (its end: the last bytes seen).
+SHOW_BYTES = 64
+
+
+def show(data: bytes, limit: int = SHOW_BYTES) -> str:
+    """`data` for a failure message: its size and its last `limit` bytes in hex."""
+    tail = data[-limit:]
+    cut = "..." if len(data) > limit else ""
+    return f"{len(data)} bytes, ending {cut}{tail.hex(' ')!s}" if data else "0 bytes"
+
+
+def first_difference(expected: bytes, got: bytes) -> str:
+    """Where two byte strings part, with context in hex: a readable verdict for large payloads."""
+    if expected == got:
+        return "equal"
+    at = next(
+        (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
+        min(len(expected), len(got)),
+    )
+    start = max(0, at - 16)
+    return (
+        f"expected {len(expected)} bytes, got {len(got)}; first difference at byte {at}: "
+        f"expected {expected[start : at + 16].hex(' ')!s} | got {got[start : at + 16].hex(' ')!s}"
+        f" (from byte {start})"
+    )
+
+
+def unacknowledged(sock: socket.socket) -> int:
+    """Bytes this socket sent that the peer's kernel has not acknowledged yet (SIOCOUTQ)."""
+    count = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, count)
+    return count[0]
+
+
+class ServerSilent(AssertionError):
+    """The server did not answer (or close) within the time allowed."""
+
+
+class WirePeer:
+    """One TCP connection to `host:port` of the server named `server` (for messages).
+
+    Nagle is off, so each `write` leaves at once; `write_acknowledged` also waits
+    until the server's kernel acknowledged it (the bytes sit in its receive queue).
+    """
+
+    def __init__(self, server: str, host: str, port: int, timeout: float = TIMEOUT) -> None:
+        self.server = server
+        self.where = f"{host}:{port}"
+        self.timeout = timeout
+        self.received = bytearray()
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise ServerSilent(f"{server}: cannot connect to {self.where}: {exc}") from None
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    @classmethod
+    def adopt(cls, server: str, sock: socket.socket, timeout: float = TIMEOUT) -> WirePeer:
+        """A peer on `sock`, a connection made elsewhere (e.g. one queued in a backlog)."""
+        peer = cls.__new__(cls)
+        host, port = sock.getpeername()[:2]
+        peer.server, peer.where, peer.timeout = server, f"{host}:{port}", timeout
+        peer.received = bytearray()
+        peer.sock = sock
+        sock.settimeout(timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return peer
+
+    def __enter__(self) -> WirePeer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise ServerSilent(
+                f"{self.server} ({self.where}) took none of {len(data)} bytes for "
+                f"{self.timeout:.0f} s; received so far: {show(bytes(self.received))}"
+            ) from None
+
+    def write_acknowledged(self, data: bytes) -> None:
+        """Write, then wait until the server's kernel has acknowledged every byte."""
+        self.write(data)
+        deadline = time.monotonic() + self.timeout
+        while (left := unacknowledged(self.sock)) > 0:
+            if time.monotonic() > deadline:
+                raise ServerSilent(
+                    f"{self.server} ({self.where}): {left} of {len(data)} bytes still "
+                    f"unacknowledged after {self.timeout:.0f} s"
+                )
+            time.sleep(0.001)
+
+    def half_close(self) -> None:
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def read_until_close(self, waiting_for: str = "its close") -> bytes:
+        """Every byte until the server closes; ServerSilent after `timeout` s without it.
+
+        A reset after the server sent its bytes ends the read too: the bytes are
+        then compared like any others.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServerSilent(
+                    f"{self.server} ({self.where}) did not close within {self.timeout:.0f} s "
+                    f"while the peer waited for {waiting_for}; "
+                    f"received {show(bytes(self.received))}"
+                )
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            self.received += chunk
+        return bytes(self.received)
+
+    def await_bytes(self, size: int, waiting_for: str) -> bytes:
+        """Wait until `size` bytes have arrived in all; what arrived so far (kept, so
+        `read_until_close` still returns it). ServerSilent if they do not come in
+        time, AssertionError if the server closes first."""
+        deadline = time.monotonic() + self.timeout
+        while len(self.received) < size:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServerSilent(
+                    f"{self.server} ({self.where}) sent {len(self.received)} of {size} bytes "
+                    f"in {self.timeout:.0f} s while the peer waited for {waiting_for}; "
+                    f"received {show(bytes(self.received))}"
+                )
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise AssertionError(
+                    f"{self.server} ({self.where}) closed after {len(self.received)} of {size} "
+                    f"bytes while the peer waited for {waiting_for}; "
+                    f"received {show(bytes(self.received))}"
+                )
+            self.received += chunk
+        return bytes(self.received)
+
+    def take(self, size: int, waiting_for: str) -> bytes:
+        """The next `size` bytes received (waiting as `await_bytes` does), consumed."""
+        self.await_bytes(size, waiting_for)
+        taken = bytes(self.received[:size])
+        del self.received[:size]
+        return taken
+
+    def reset(self) -> None:
+        """Close with a TCP RST instead of a FIN (SO_LINGER with a zero timeout)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()

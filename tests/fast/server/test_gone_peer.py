@@ -1,0 +1,135 @@
+"""A peer that is gone gets no more writes, and the counters say what was really sent.
+
+`bytes_out` is what the kernel took (README "Logs"); `messages` counts the answers
+whose every byte it took. What the event loop still held in its own buffer when a
+peer reset was never sent. And whatever asyncio would log by itself about it goes
+to the event log, never to stderr.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import signal
+import struct
+import termios
+from pathlib import Path
+
+import pytest
+
+from tests.fast.server.peer import STALL_LINE, Peer, stall_with_unread_answers, wait_until
+from tests.fast.server.process import RunningServer, ServerFactory
+
+GREETING = "测试成功!\n".encode()  # docs/protocol.md: 14 bytes
+ACK_PREFIX = "收到的信息:".encode()
+FRAME_GREETING_BYTES = 4 + len(GREETING)  # a frame: 4-byte length, then the body
+
+
+def server_side(server_port: int, peer_port: int) -> list[str] | None:
+    """The /proc/net/tcp row of the server's side of this loopback connection, if listed.
+
+    A connection is listed while its state is not CLOSE (a reset removes it).
+    """
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{peer_port:04X}"
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        if fields[1] == local and fields[2] == remote:
+            return fields
+    return None
+
+
+def unacknowledged(server_port: int, peer_port: int) -> int:
+    """Bytes the server's kernel took that ours has not acknowledged yet (tx_queue)."""
+    row = server_side(server_port, peer_port)
+    assert row is not None
+    return int(row[4].split(":")[0], 16)
+
+
+def waiting_to_be_read(peer: Peer) -> int:
+    (size,) = struct.unpack("i", fcntl.ioctl(peer.sock.fileno(), termios.FIONREAD, b"\0" * 4))
+    return int(size)
+
+
+def error_lines(server: RunningServer) -> list[tuple[str, str]]:
+    """(reason, peer) of every `error` line: asyncio's own complaints would be here too."""
+    return [(e["reason"], e.get("peer", "")) for e in server.events("error")]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_neither_written_nor_counted(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--loop", loop, listen=["frame"])
+    endpoint = server.endpoint("frame")
+    peer = Peer(endpoint)
+    peer.expect_greeting()
+    port = peer.local_port
+    # Six frames of 16,385 bytes each (each answer is one write), then a reset, all
+    # while the server is stopped (standing in for a busy loop): it wakes to read
+    # six messages from a peer that is already gone.
+    body = b"m" * 16385
+    with server.stopped():
+        peer.sock.send((struct.pack(">I", len(body)) + body) * 6)
+        peer.reset()
+        wait_until(lambda: server_side(endpoint.port, port) is None)  # the RST has landed
+
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
+    assert close["reason"] == "reset"
+    assert (close["messages"], close["bytes_out"]) == ("0", str(FRAME_GREETING_BYTES))
+    assert error_lines(server) == [("reset", f"127.0.0.1:{port}")]  # one line, and only it
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+    summary = server.events("summary")[0]
+    assert (summary["messages"], summary["bytes_out"]) == ("0", str(FRAME_GREETING_BYTES))
+    assert summary["errors"] == "reset:1"
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [STALL_LINE, b"j" * 1023 + b"\n"],
+    ids=["64KiB-lines-one-write-each", "1KiB-lines-joined-per-read"],
+)
+def test_answers_still_queued_in_the_server_when_the_peer_resets_are_not_counted(
+    server_factory: ServerFactory, line: bytes
+) -> None:
+    # With a send buffer far larger than the kernel's, most answers wait in the
+    # event loop's buffer when the peer resets.
+    server = server_factory(
+        "--send-buffer-bytes", str(16 * 1024 * 1024), "--idle-timeout", "0", listen=["line"]
+    )
+    peer = Peer(server.endpoint("line"))
+    peer.expect_greeting()
+    stall_with_unread_answers(peer, line)
+    server_port, port = server.endpoint("line").port, peer.local_port
+
+    def kernel_took() -> int:
+        """What the server's kernel took from it and we have not read: acked or not.
+
+        Read in this order, no byte moving between the two reads escapes both.
+        """
+        return unacknowledged(server_port, port) + waiting_to_be_read(peer)
+
+    stalled = kernel_took()  # no progress for a second: nothing moves
+    # Take 4 MiB: the loop hands more of its buffer to the kernel, with no write of
+    # the server's own to notice that by (reading this peer stays paused).
+    taken = 0
+    while taken < 4 * 1024 * 1024:
+        taken += len(peer.sock.recv(65536))
+    wait_until(lambda: taken + kernel_took() > stalled + 1024 * 1024)
+    # Stopped, the server hands its kernel nothing more: every byte the kernel took
+    # from it is then with us (read, or waiting) or not yet acknowledged by us.
+    with server.stopped():
+        in_flight = unacknowledged(server_port, port)
+        received = taken + waiting_to_be_read(peer)
+        peer.reset()
+
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}", timeout=10)
+    assert close["reason"] == "reset"
+    answers = int(close["bytes_out"]) - len(GREETING)
+    assert received <= answers <= received + in_flight
+    # An answer counts once all of it was sent (each is the prefix and the line).
+    assert int(close["messages"]) == answers // (len(ACK_PREFIX) + len(line))
+    assert error_lines(server) == [("reset", f"127.0.0.1:{port}")]
+    assert server.stderr_text() == ""

@@ -1,0 +1,138 @@
+"""A last reply is not destroyed by the close that follows it (the lingering close).
+
+Closing a socket that holds unread input makes the kernel send a reset (RST),
+which discards a reply still on its way. So every path that writes a last reply
+and closes is tried the same way: the peer sends bytes the server will not read,
+waits until the server has closed its side, which must be a clean close (FIN, no
+RST), then reads, and must get the whole reply and an EOF. Expected bytes are
+the specification's literals (docs/protocol.md; README "Health").
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import struct
+
+import pytest
+
+from tests.fast.server.peer import Peer
+from tests.fast.server.process import ServerFactory
+from tests.harness.tcp import wait_for_server_close
+
+UNREAD = b"bytes the server never reads\n"
+GREETING = "测试成功!\n".encode()
+ACK_PREFIX = "收到的信息:".encode()
+
+
+def read_to_eof(sock: socket.socket) -> bytes:
+    """Everything until EOF; a reset raises ConnectionResetError, which fails the test."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_health_answer_survives_an_http_check_that_sends_a_request(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--loop", loop, listen=["line", "frame"])
+    assert server.health is not None
+    with socket.create_connection(server.health, timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")  # as curl, wget or an orchestrator sends
+        assert wait_for_server_close(sock) == "fin"
+        assert read_to_eof(sock) == b"OK connections=0 listeners=2\n"
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_err_busy_survives_a_message_sent_before_it_arrived(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory(
+        "--max-connections", "1", "--overflow", "reject", "--loop", loop, listen=["line"]
+    )
+    with Peer(server.endpoint("line")) as holder:
+        holder.expect_greeting()
+        with Peer(server.endpoint("line")) as refused:
+            refused.send(UNREAD)  # a client that speaks first, before any greeting
+            assert refused.wait_for_server_close() == "fin"
+            assert refused.read_to_eof() == b"ERR busy\n"
+    assert server.wait_for_event("error", reason="busy")
+    assert server.stderr_text() == ""
+
+
+def test_err_idle_timeout_survives_a_message_sent_just_after_it(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory("--idle-timeout", "0.3", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        assert peer.wait_for_server_close() == "fin"  # after `ERR idle-timeout`
+        peer.send(UNREAD)  # it was about to speak after all
+        assert peer.wait_for_server_close() == "fin"
+        assert peer.read_to_eof() == b"ERR idle-timeout\n"
+    assert server.wait_for_event("close")["reason"] == "idle-timeout"
+
+
+def test_err_shutting_down_survives_a_message_sent_just_after_it(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory("--drain-timeout", "10", listen=["frame"])
+    with Peer(server.endpoint("frame")) as peer:
+        peer.expect_greeting()
+        server.signal(signal.SIGTERM)
+        assert peer.wait_for_server_close() == "fin"
+        peer.send(struct.pack(">I", len(UNREAD)) + UNREAD)
+        assert peer.wait_for_server_close() == "fin"
+        assert peer.read_to_eof() == struct.pack(">I", 17) + b"ERR shutting-down"
+    assert server.wait() == 0
+    assert server.events("drain")[0]["result"] == "complete"
+
+
+def test_seed_answer_survives_a_second_write_it_never_reads(server_factory: ServerFactory) -> None:
+    server = server_factory(listen=["seed"])
+    with Peer(server.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        peer.send(b"Ho\r\n")
+        assert peer.wait_for_server_close() == "fin"  # one read, the answer, the FIN
+        peer.send(UNREAD)
+        assert peer.wait_for_server_close() == "fin"
+        assert peer.read_to_eof() == ACK_PREFIX + b"Ho\r\n" + b"\n"
+    assert server.wait_for_event("close")["reason"] == "answered"
+
+
+def test_err_too_large_survives_the_rest_of_the_message(server_factory: ServerFactory) -> None:
+    server = server_factory("--max-message-bytes", "100", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"x" * 101)
+        assert peer.wait_for_server_close() == "fin"
+        peer.send(b"the rest of that line\n")
+        assert peer.wait_for_server_close() == "fin"
+        assert peer.read_to_eof() == b"ERR too-large\n"
+    assert server.wait_for_event("close")["reason"] == "too-large"
+
+
+def test_drain_timeout_closes_a_connection_lingering_after_its_reply_without_a_reset(
+    server_factory: ServerFactory,
+) -> None:
+    # The peer reads `ERR shutting-down` only after the drain timeout, which is
+    # shorter than the linger: the server closes it (its reply is out), aborts
+    # nothing, and the drain is complete.
+    server = server_factory("--drain-timeout", "0.3", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        server.signal(signal.SIGTERM)
+        assert server.wait(timeout=5) == 0
+        assert peer.wait_for_server_close() == "fin"
+        assert peer.read_to_eof() == b"ERR shutting-down\n"
+    drain = server.events("drain")[0]
+    assert drain["result"] == "complete"
+    assert server.events("close")[0]["reason"] == "shutting-down"
+    assert not [e for e in server.events("error") if e.get("reason") == "aborted"]
