@@ -14,7 +14,6 @@ TIMEOUT = 10.0
 BACKLOG = 3
 QUEUED = 2
 KIB = 1024
-MIB = 1024 * KIB
 
 
 def host_pid(server: ServerContainer) -> int:
@@ -31,7 +30,8 @@ def test_observation_from_the_host_matches_the_view_inside_the_container(
     pid = host_pid(server)
     port = server.ports[Framing.LINE]
     assert fd_count(pid) == server.fd_count()
-    assert abs(rss_bytes(pid) - server.rss_kib() * KIB) < MIB
+    # Within 16 pages: the HEALTHCHECK's probes, served meanwhile, may move it a little.
+    assert abs(rss_bytes(pid) - server.rss_kib() * KIB) <= 64 * KIB
     with client.connect(server.url(Framing.LINE), timeout=TIMEOUT) as holder:
         holder.greeting()  # the one slot: later connects wait in the accept queue
         waiting = [client.connect(server.url(Framing.LINE), timeout=TIMEOUT) for _ in range(QUEUED)]

@@ -361,9 +361,10 @@ def test_socat_echo_exits_143_at_once_on_sigterm(start_target: StartTarget) -> N
 # --- both ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_target_runs_as_the_numeric_service_user(start_target: StartTarget, target: str) -> None:
-    started = start_target(target)
+# `shipped`, not `target`: that name is the plugin's fixture (the target under test).
+@pytest.mark.parametrize("shipped", TARGETS)
+def test_target_runs_as_the_numeric_service_user(start_target: StartTarget, shipped: str) -> None:
+    started = start_target(shipped)
     started.connect_when_ready().close()
 
     assert started.uids() == [SERVICE_UID] * 4

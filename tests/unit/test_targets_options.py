@@ -142,15 +142,20 @@ def test_a_build_from_options_starts_where_the_command_was_typed(
     (tmp_path / "svc").mkdir()
     (tmp_path / "svc" / "Dockerfile").write_text("FROM scratch\n")
     monkeypatch.chdir(tmp_path)
-    target = from_options(
-        {
-            "--target-build-context": "svc",
-            "--target-build-arg": ["A=1"],
-            "--target-listener": ["seed:9000"],
-        }
-    )
+    options: OptionValues = {
+        "--target-build-context": "svc",
+        "--target-build-arg": ["A=1"],
+        "--target-listener": ["seed:9000"],
+    }
+    built = Build(tmp_path / "svc", tmp_path / "svc" / "Dockerfile", {"A": "1"})
+    target = from_options(options)
     assert target.name == "svc"
-    assert target.source == Build(tmp_path / "svc", tmp_path / "svc" / "Dockerfile", {"A": "1"})
+    assert target.source == built
+    # Over a profile elsewhere, an option's path still starts here, not at the profile.
+    (tmp_path / "profiles").mkdir()
+    profile = tmp_path / "profiles" / "p.toml"
+    profile.write_text('[target]\nimage = "x"\n', encoding="utf-8")
+    assert from_options(options, profile).source == built
 
 
 def test_options_override_a_profile_file() -> None:

@@ -28,6 +28,7 @@ from socket_harness.targets import (
     MaxSessions,
     Overflow,
     Promises,
+    Readiness,
     Setup,
     Target,
     Wire,
@@ -115,7 +116,12 @@ builds = st.builds(
     st.sampled_from([ROOT / "server" / "Dockerfile", ROOT / "client" / "Dockerfile"]),
     variables,
 )
-started = {"setup": setups, "stop_signal": st.none() | signals, "promises": promises(setups)}
+started = {
+    "setup": setups,
+    "stop_signal": st.none() | signals,
+    "readiness": st.sampled_from(Readiness),
+    "promises": promises(setups),
+}
 # Built once, each field drawn on its own: simple to shrink, so a red run stays quick.
 targets = st.one_of(
     st.builds(Target, names, st.builds(Image, references), listeners, wire=wires, **started),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from socket_harness.toml_lines import KeyPath, key_lines, line_of
@@ -162,6 +162,7 @@ def documents(draw: st.DrawFn) -> Rendered:
     return out
 
 
+@settings(report_multiple_bugs=False, phases=tuple(set(Phase) - {Phase.explain}))  # red: quick
 @given(documents())
 def test_generated_documents_map_each_key_to_the_line_it_was_written_on(doc: Rendered) -> None:
     text = "\n".join(doc.lines) + "\n"
