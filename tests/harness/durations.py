@@ -21,7 +21,7 @@ import pytest
 
 def load(path: Path) -> dict[str, float]:
     """{node id: seconds} from pytest-split's file; {} when it is missing or unreadable
-    (the suite then runs in collection order: slower, never wrong)."""
+    (every test then counts the same, so the modules with the most tests go first)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -38,7 +38,8 @@ def module_of(nodeid: str) -> str:
 
 def module_durations(nodeids: Sequence[str], durations: Mapping[str, float]) -> dict[str, float]:
     """Expected seconds per module of `nodeids`: the stored time of each test, and for a test
-    with none, the mean of the stored ones (pytest-split's rule for a test it has not seen)."""
+    with none, the mean of the stored ones (pytest-split's rule for a test it has not seen;
+    1 s when none is stored)."""
     known = [durations[n] for n in nodeids if n in durations]
     default = sum(known) / len(known) if known else 1.0
     totals: dict[str, float] = {}
