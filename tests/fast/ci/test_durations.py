@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 TIMEOUT = 60.0  # s
 TESTS = "tests/unit"
@@ -54,15 +56,21 @@ def modules(nodeids: list[str]) -> list[str]:
     return order
 
 
-def test_without_stored_durations_the_modules_with_most_tests_go_first(tmp_path: Path) -> None:
-    plain = collected(tmp_path, None)
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The order with no durations file (one collection, shared: each costs seconds)."""
+    return collected(tmp_path_factory.mktemp("plain"), None)
+
+
+def test_without_stored_durations_the_modules_with_most_tests_go_first(plain: list[str]) -> None:
     counts = [sum(n.startswith(f"{m}::") for n in plain) for m in modules(plain)]
     assert len(counts) >= 3
     assert counts == sorted(counts, reverse=True)  # every test counts the same
 
 
-def test_modules_go_out_longest_first_each_one_whole_and_in_its_own_order(tmp_path: Path) -> None:
-    plain = collected(tmp_path, {})  # every test counts the same: most tests first
+def test_modules_go_out_longest_first_each_one_whole_and_in_its_own_order(
+    plain: list[str], tmp_path: Path
+) -> None:
     names = modules(plain)
     assert len(names) >= 3
     first, last = names[0], names[-1]
