@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv lint test test-fast test-containers demo fuzz mutation bench bootstrap images targets sweep clean
+.PHONY: help venv lint test test-fast test-containers durations demo fuzz mutation bench bootstrap images targets sweep clean
 
 help:
-	@echo "make test    - the whole suite (sets up what it needs; what CI runs)"
+	@echo "make test    - the whole suite on pytest-xdist workers (sets up what it needs; what CI runs)"
 	@echo "make demo    - bootstrap, build and run the docker compose demo"
-	@echo "make test-fast / test-containers - one tier only"
-	@echo "make lint    - ruff and mypy"
+	@echo "make test-fast / test-containers - one tier only (WORKERS=N: workers; default one per core)"
+	@echo "make durations - run both tiers and store each test's time in .test_durations (commit it)"
+	@echo "make lint    - ruff, mypy, and the GitHub workflow (schema and actionlint)"
 	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"
@@ -24,11 +25,17 @@ lint:
 test:
 	@ci/test.sh
 
-test-fast: venv
-	$(PY) -m pytest -m "not container"
+test-fast:
+	@ci/test.sh fast
 
-test-containers: venv
+test-containers:
 	@ci/test.sh containers
+
+# pytest-split's durations, read to order modules (longest first) and to cut CI's shards.
+# --clean-durations on the first run drops tests that no longer exist.
+durations:
+	@ci/test.sh containers --store-durations --clean-durations
+	@ci/test.sh fast --store-durations
 
 demo:
 	@ci/demo.sh

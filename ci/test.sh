@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# `make test` and CI (.ci/run): set up, lint, the fast tier, the container tier.
-# JUnit XML goes to reports/, each part's time is printed at the end, and the
-# run fails if it left any labelled container or network behind. Lint and the
-# fast tier run beside the container tier (the CPU is free while containers
-# start and answer); PARALLEL=0 runs everything one after another.
+# `make test` and CI (.ci/run): what pytest cannot do for itself, around one pytest
+# run that pytest-xdist spreads over WORKERS processes (default: one per core).
+# Here: the venv, the bootstrap (Docker engine, base image), lint, Ctrl-C, and the
+# final check that the run left no labelled container or network behind. In
+# pytest (tests/conftest.py): workers, the order modules go out, JUnit XML in
+# reports/, time per tier and module, the leftover check of the session itself.
+# Lint runs beside the tests (its CPU time fits where container tests wait on
+# Docker); LINT_BESIDE=0 runs it first, on its own.
 # Ctrl-C (SIGINT) or SIGTERM stops every running part, removes what the run
 # made, reports each unfinished part as interrupted and exits 130 (143 for TERM).
 #
 # Usage: ci/test.sh [all|lint|fast|containers|fuzz] [PYTEST_ARGS...]
-#   all (default)  venv, bootstrap, lint, fast tier, container tier
+#   all (default)  venv, bootstrap, lint, both tiers in one pytest run
+#   fast           the fast tier only (no Docker)
+#   containers     the container tier only; CI's runners each take one shard of it:
+#                  ci/test.sh containers --splits 3 --group 2 (pytest-split, .test_durations)
 #   fuzz           the long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz) over every
 #                  property test of both tiers; failures are saved under .hypothesis/
 #                  and replayed first on the next run
-# Env: HYPOTHESIS_PROFILE (default ci; fuzz for `fuzz`), CI=true (no Docker = failure),
+# Env: WORKERS (pytest-xdist's -n: a number, or auto = one per core; default auto),
+#      HYPOTHESIS_PROFILE (default ci; fuzz for `fuzz`), CI=true (no Docker = failure),
 #      REPORTS_DIR (default reports), STOP_GRACE (s a part may take to stop, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,9 +43,9 @@ fi
 # finds exactly what this run left (other runs on the machine are not ours).
 SOCKET_HARNESS_SESSION=${SOCKET_HARNESS_SESSION:-run$(date +%s)$$}
 export SOCKET_HARNESS_SESSION
-pytest=(.venv/bin/python -m pytest --durations=5)
+# --dist loadfile (pyproject.toml): a module's tests, and its shared server, on one worker.
+pytest=(.venv/bin/python -m pytest -n "${WORKERS:-auto}" --durations=5)
 reports=${REPORTS_DIR:-reports}
-fast_tier=("${pytest[@]}" -m "not container" --junitxml="$reports/fast.xml" "$@")
 mkdir -p "$reports"
 
 timings=()
@@ -84,7 +91,11 @@ finish_part() {
     wait "$pid" || status=$?
     seconds=$(cat "$scratch/$pid" 2>/dev/null || elapsed "${part_starts[$pid]}")
     timings+=("$seconds s  $name$suffix")
-    [ "$status" -eq 0 ] || failed+=("$name (exit $status)")
+    case "$status" in
+        0) ;;
+        5) failed+=("$name (exit 5: pytest ran no test)") ;; # never a pass
+        *) failed+=("$name (exit $status)") ;;
+    esac
     unset "part_names[$pid]" "part_starts[$pid]" "part_logs[$pid]"
 }
 # step NAME CMD...: run CMD to its end, remember how long it took and whether it failed.
@@ -214,42 +225,15 @@ lint() {
     return "$status"
 }
 
-# Container modules whose time goes to work outside the suite's containers (offline
-# base-image builds): with PARALLEL=1 they run in a pytest of their own,
-# beside the rest, under a session id of their own.
-SIDE_MODULES=(tests/containers/test_bootstrap.py tests/containers/test_targets_shipped.py)
-sessions=("$SOCKET_HARNESS_SESSION")
 uses_docker=false
 case "$tier" in all | containers | fuzz) uses_docker=true ;; esac
 
-container_tier() {
-    local side=() ignore=() module
-    for module in "${SIDE_MODULES[@]}"; do
-        [ -f "$module" ] || continue
-        side+=("$module")
-        ignore+=(--ignore="$module")
-    done
-    if [ "${PARALLEL:-1}" != 1 ] || [ ${#side[@]} -eq 0 ]; then
-        step "container tier" "${pytest[@]}" tests/containers -m container \
-            --junitxml="$reports/containers.xml" "$@"
-        return
-    fi
-    sessions+=("$SOCKET_HARNESS_SESSION-side")
-    step_in_background "container tier: ${side[*]##*/}" "$reports/containers-side.log" \
-        env SOCKET_HARNESS_SESSION="$SOCKET_HARNESS_SESSION-side" "${pytest[@]}" "${side[@]}" \
-        -m container --junitxml="$reports/containers-side.xml" "$@"
-    step "container tier" "${pytest[@]}" tests/containers "${ignore[@]}" -m container \
-        --junitxml="$reports/containers.xml" "$@"
-}
-
+# The run's own objects (pytest checked its session already; this also covers a pytest
+# that was killed, and anything made outside a fixture): named, removed, and a failure.
 leftovers() {
-    local session status=0
-    for session in "${sessions[@]}"; do
-        ci/sweep.sh --check --session "$session" && continue
-        ci/sweep.sh --session "$session" || true
-        status=1
-    done
-    return "$status"
+    ci/sweep.sh --check --session "$SOCKET_HARNESS_SESSION" && return 0
+    ci/sweep.sh --session "$SOCKET_HARNESS_SESSION" || true
+    return 1
 }
 
 # From here on a signal stops the run the way interrupt says.
@@ -263,12 +247,11 @@ case "$tier" in
         step "lint (ruff, mypy, workflow)" lint
         ;;
     fast)
-        step "fast tier" "${fast_tier[@]}"
+        step "fast tier" "${pytest[@]}" -m "not container" --junitxml="$reports/fast.xml" "$@"
         ;;
     containers)
         step "bootstrap" docker_ready
-        container_tier "$@"
-        collect_background
+        step "container tier" "${pytest[@]}" -m container --junitxml="$reports/containers.xml" "$@"
         step "nothing left behind" leftovers
         ;;
     fuzz)
@@ -283,16 +266,12 @@ case "$tier" in
         # Another run's objects never meet ours (each run has its own id and names),
         # so they are only pointed out: removing them could break a run still going.
         ci/sweep.sh --check 2>/dev/null || say "note: other runs' objects exist (make sweep)"
-        # Lint and the fast tier run on the CPU while the container tier mostly waits
-        # on Docker: side by side they fit the time budget (PARALLEL=0: one by one).
-        if [ "${PARALLEL:-1}" = 1 ]; then
+        if [ "${LINT_BESIDE:-1}" = 1 ]; then
             step_in_background "lint (ruff, mypy, workflow)" "$reports/lint.log" lint
-            step_in_background "fast tier" "$reports/fast.log" "${fast_tier[@]}"
         else
             step "lint (ruff, mypy, workflow)" lint
-            step "fast tier" "${fast_tier[@]}"
         fi
-        container_tier "$@"
+        step "tests (fast and container tiers)" "${pytest[@]}" --junitxml="$reports/tests.xml" "$@"
         collect_background
         step "nothing left behind" leftovers
         ;;

@@ -13,6 +13,12 @@
   phase; pytest-timeout's bound ends a test with an exception hypothesis does
   not take for one more failing example; a hypothesis `FlakyFailure` is
   reported with the failure it hides first.
+- pytest-xdist (`-n auto`, `--dist loadfile` from pyproject.toml): a module runs
+  on one worker, so its module-scoped server is started once; modules are handed
+  out longest first, by the stored durations (tests/harness/durations.py). Every
+  worker shares the run's session id (tests/harness/labels.py); the leftover
+  check runs once, where the run ends (the controller, after every worker).
+- The summary ends with the time per tier and per module (--module-times).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import traceback
 from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import hypothesis.internal.conjecture.engine as hypothesis_engine
 import pytest
@@ -31,7 +38,14 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import FlakyFailure
 
+from tests.harness import durations
 from tests.harness.engine import docker_problem, in_ci
+
+# Imported here, in every process, so the run's session id is in the environment
+# before pytest-xdist starts its workers: they inherit it (labels.py exports it).
+from tests.harness.labels import SESSION_ID
+from tests.harness.sweep import sweep_session
+from tests.harness.timing import ModuleTimes
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINER_TESTS = Path(__file__).resolve().parent / "containers"
@@ -126,8 +140,29 @@ def pytest_runtest_makereport(
     return report
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--module-times",
+        type=int,
+        default=10,
+        metavar="N",
+        help="the summary's time per module: the N slowest (default 10; 0: every module)",
+    )
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [f"hypothesis profile: {_PROFILE}" + (" (CI=true)" if in_ci() else "")]
+    profile = f"hypothesis profile: {_PROFILE}" + (" (CI=true)" if in_ci() else "")
+    return [profile, f"harness session: {SESSION_ID}"]
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """A pytest-xdist worker (xdist gives each one `workerinput`)."""
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    """The pytest-xdist controller of a distributed run: it runs no test, it gathers reports."""
+    return config.pluginmanager.has_plugin("dsession")
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -138,6 +173,9 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Every worker reads the same file, so every worker collects the same order.
+    stored = durations.load(Path(config.getoption("durations_path", ROOT / ".test_durations")))
+    items[:] = durations.longest_modules_first(items, stored)
     selected = [item for item in items if item.get_closest_marker("container")]
     if not selected:
         return  # the fast tier never touches Docker
@@ -151,3 +189,70 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=f"no Docker Engine: {problem}")
     for item in selected:
         item.add_marker(skip)
+
+
+# --- the leftover check: once per run, after every test of every worker ----------------
+
+_CONTAINER_TESTS_RAN = pytest.StashKey[bool]()
+WORKER_OUTPUT_KEY = "socket_harness_container_tests"
+
+
+def container_tests_selected(session: pytest.Session) -> bool:
+    """Does this session run any container test? (every worker selects the same tests)"""
+    return any(item.get_closest_marker("container") for item in session.items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    # Controller: a worker finished (its `workeroutput` says whether the run had container
+    # tests) or died (it may have left anything behind: check).
+    output: dict[str, Any] = getattr(node, "workeroutput", {})
+    if error is not None or output.get(WORKER_OUTPUT_KEY):
+        node.config.stash[_CONTAINER_TESTS_RAN] = True
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown and xdist's shutdown of the workers
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if is_worker(config):
+        # Other workers may still be running tests: a worker never sweeps, it tells.
+        output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
+        output[WORKER_OUTPUT_KEY] = container_tests_selected(session)
+        return
+    if is_controller(config):
+        ran = config.stash.get(_CONTAINER_TESTS_RAN, False)
+    else:
+        ran = container_tests_selected(session)
+    if not ran or docker_problem() is not None:
+        return  # the fast tier never touches Docker; without one, tests said why already
+    try:
+        leftovers = sweep_session()
+    except Exception as exc:
+        say(config, f"harness: could not check for leftovers: {exc}")
+        return
+    if leftovers:
+        # Teardown removes everything; anything found here is a fixture bug, said out loud.
+        say(
+            config,
+            f"harness: teardown missed {len(leftovers)} objects of session {SESSION_ID}, "
+            f"removed now: {', '.join(leftovers)}",
+        )
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a leak is a bug: the run fails
+
+
+def say(config: pytest.Config, line: str) -> None:
+    """One red line in pytest's output (stdout when the terminal plugin is off)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        print(line)
+    else:
+        reporter.write_line(line, red=True, bold=True)
+
+
+# --- time per tier and module, in the summary ------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not is_worker(config):  # the controller gets every worker's reports
+        config.pluginmanager.register(ModuleTimes(config.getoption("module_times")))

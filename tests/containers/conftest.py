@@ -1,13 +1,17 @@
 """Fixtures of the container tier: images, a network per module, server and client containers.
 
-Everything created here carries the harness labels (tests/harness/labels.py)
-and is removed at teardown, pass or fail. A failing test's report gets the
-logs of every container it touched.
+Everything created here carries the harness labels (tests/harness/labels.py),
+the pytest-xdist worker that made it among them, and is removed at teardown,
+pass or fail; tests/conftest.py checks, once per run, that nothing is left.
+A failing test's report gets the logs of every container it touched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -18,21 +22,35 @@ from testcontainers.core.network import Network
 
 from tests.harness import tracking
 from tests.harness.containers import ClientRun, ServerContainer, create_network, run_client
-from tests.harness.engine import docker_problem, unavailable
-from tests.harness.images import ImageProblem, build_images
-from tests.harness.sweep import sweep_session
+from tests.harness.engine import unavailable
+from tests.harness.images import ROOT, ImageProblem, build_images
+
+IMAGES_LOCK = ROOT / "build" / "images.lock"
 
 StartServer = Callable[..., ServerContainer]
 RunClient = Callable[..., ClientRun]
 
 
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock(2) on `path` (created if missing) for the block; it blocks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
     """Both images of this checkout, built (or found up to date in Docker's cache) once per
-    run: {"server": image ID, "client": image ID}. Containers run by these IDs, never by a
+    worker: {"server": image ID, "client": image ID}. Containers run by these IDs, never by a
     tag, so another run building other code on the same engine cannot change what runs."""
     try:
-        return build_images()
+        # One build at a time per checkout: pytest-xdist workers each ask, and two builds of
+        # one tree at once would both miss Docker's cache and return two different IDs;
+        # built one after another, the later ones are cache hits with the first one's IDs.
+        with exclusive(IMAGES_LOCK):
+            return build_images()
     except ImageProblem as exc:
         unavailable(str(exc))
 
@@ -113,19 +131,3 @@ def pytest_runtest_makereport(
         for title, text in tracking.report_sections():
             report.sections.append((title, text))
     return report
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    # Teardown removes everything; anything found here is a fixture bug, said out loud.
-    if not any(item.get_closest_marker("container") for item in session.items):
-        return  # the fast tier never touches Docker
-    if docker_problem() is not None:
-        return  # the container tests were skipped or failed already, saying why
-    try:
-        leftovers = sweep_session()
-    except Exception as exc:
-        print(f"\nharness: could not check for leftovers: {exc}")
-        return
-    if leftovers:
-        print(f"\nharness: teardown missed {len(leftovers)} objects, removed now: {leftovers}")
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a leak is a bug: the run fails

@@ -133,6 +133,7 @@ def test_a_stopped_run_ends_its_running_part_as_interrupted_and_leaves_nothing_b
         TMPDIR=str(scratch),
         STOP_GRACE=str(int(STOP_GRACE)),
         PY_COLORS="0",
+        WORKERS="2",  # a distributed run (^C must reach every worker), not the outer run's count
     )
     # The server tests: each starts real server processes, the children that used to
     # take the signal themselves.
