@@ -1,0 +1,1 @@
+"""socket-harness: test any TCP service against the promises its target profile declares."""
