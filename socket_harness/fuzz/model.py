@@ -110,3 +110,9 @@ def read(framing: str, stream: bytes, limit: int) -> Reading:
     if framing == "frame":
         return read_frame(stream, limit)
     return read_seed(stream, limit)
+
+
+def idle_timeout(framing: str) -> bytes:
+    """docs/protocol.md, "Errors": the `idle-timeout` error on the wire."""
+    body = b"ERR idle-timeout"
+    return frame(body) if framing == "frame" else body + b"\n"
