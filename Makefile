@@ -9,7 +9,7 @@ help:
 	@echo "make demo    - bootstrap, build and run the docker compose demo"
 	@echo "make test-fast / test-containers - one tier only"
 	@echo "make lint    - ruff and mypy"
-	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
+	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make bench   - benchmarks against baselines"
 	@echo "make sweep   - remove anything a killed run left behind"
 
@@ -32,7 +32,7 @@ demo:
 	@ci/demo.sh
 
 fuzz:
-	@ci/test.sh fuzz
+	@ci/fuzz.sh
 
 bench:
 	@bench/run.sh $(BENCH_ARGS)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, event, given, settings, target
+from hypothesis import HealthCheck, Phase, Verbosity, event, given, settings, target
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .play import Outcome, TargetUnreachable, play
@@ -28,7 +28,7 @@ from .targets import FuzzTarget
 
 # A round is one hypothesis run of one property: long enough for hypothesis to grow its
 # examples and steer (target phase), short enough that every property gets turns.
-ROUND_SECONDS = (5.0, 30.0)
+ROUND_SECONDS = (1.0, 30.0)
 
 
 class _Stop(BaseException):
@@ -109,6 +109,7 @@ class Campaign:
             suppress_health_check=list(HealthCheck),
             phases=[Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
             print_blob=False,
+            verbosity=Verbosity.quiet,  # the progress table speaks; hypothesis' notes would not
             report_multiple_bugs=False,
         )
         @given(plan=prop.plans(limits))

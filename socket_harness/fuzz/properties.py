@@ -9,6 +9,7 @@ already a reproducer.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Callable
@@ -69,6 +70,7 @@ def _random_bytes(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
+@functools.cache  # built once per limit: building and validating it costs more than a draw
 def bodies(limit: int, framing: str) -> st.SearchStrategy[tuple[str, bytes]]:
     """(kind, body): bodies of every kind a message may be, up to `limit` bytes."""
     high = min(limit, GENERATED_MAX)
@@ -171,10 +173,13 @@ def _reproducer(
 
 @st.composite
 def _seed_plans(draw: st.DrawFn, target: Target) -> Plan:
-    over = target.max_message_bytes < SEED_ONE_SEGMENT and draw(st.booleans())
-    low = target.max_message_bytes + 1 if over else 1
-    high = SEED_ONE_SEGMENT if over else min(target.max_message_bytes, SEED_ONE_SEGMENT)
-    kind, body = draw(bodies(high, "seed").filter(lambda pair: len(pair[1]) >= low))
+    limit = target.max_message_bytes
+    over = limit < SEED_ONE_SEGMENT and draw(st.booleans())
+    if over:
+        size = draw(st.integers(limit + 1, SEED_ONE_SEGMENT))
+        kind, body = "over-limit", _random_bytes(size, draw(st.integers(0, 2**32 - 1)))
+    else:
+        kind, body = draw(bodies(min(limit, SEED_ONE_SEGMENT), "seed").filter(_nonempty))
     answer = model.too_large("seed") if over else model.ack("seed", body)
     steps: list[Step] = [Expect(1, model.greeting("seed")), Send(1, body), Expect(1, answer)]
     steps.append(ExpectEof(1))

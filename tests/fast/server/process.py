@@ -189,9 +189,11 @@ def start_server(
     listen: Iterable[str] = ("seed", "line", "frame"),
     env: dict[str, str] | None = None,
     ready: bool = True,
+    module: str = "server",
 ) -> RunningServer:
-    """Start `python -m server` on loopback with ephemeral ports; wait for `ready` if asked."""
-    args = [sys.executable, "-m", "server"]
+    """Start `python -m server` (or another `module`, e.g. a deliberately broken one) on
+    loopback with ephemeral ports; wait for `ready` if asked."""
+    args = [sys.executable, "-m", module]
     for spec in listen:
         args += ["--listen", listen_url(spec)]
     if "--health" not in extra_args and "SERVER_HEALTH" not in (env or {}):
