@@ -317,6 +317,43 @@ def _idle_plans(draw: st.DrawFn, target: Target) -> Plan:
     )
 
 
+# docs/protocol.md, "Lingering close": the server reads and discards for up to 2 s after
+# its last reply, waiting for our EOF.
+LINGER_SECONDS = 2.0
+
+
+@st.composite
+def _after_plans(draw: st.DrawFn, target: Target) -> Plan:
+    framing = draw(st.sampled_from(list(target.framings)))
+    limit = target.max_message_bytes
+    more = [body or b"x" for _, body in draw(st.lists(bodies(64, framing), min_size=1, max_size=3))]
+    pause = draw(st.sampled_from(PAUSES))
+    steps: list[Step] = [Expect(1, model.greeting(framing))]
+    if framing == "seed":
+        # Seed's one read would take later writes too: they go after its answer.
+        body = draw(bodies(min(limit, SEED_ONE_SEGMENT), "seed").filter(_nonempty))[1]
+        steps += [Send(1, body), Expect(1, model.ack("seed", body)), *_sends(1, more, pause)]
+        last = "seed-answer"
+    else:
+        # Bytes past the fault are on their way before the reply is read: a server that
+        # closed with them unread would reset the connection and could destroy the reply.
+        size = draw(st.integers(limit + 1, limit + 64))
+        stream = model.encode(framing, b"o" * size)
+        reading = model.read(framing, stream, limit)
+        steps += _sends(1, [stream[: reading.consumed], *more], pause)
+        steps.append(Expect(1, model.too_large(framing)))
+        last = "too-large"
+    then = draw(st.sampled_from(["half-close"] * 15 + ["silent"]))  # silent costs 2.3 s
+    if then == "half-close":
+        steps += [Shutdown(1), ExpectEof(1)]
+    else:
+        # The FIN comes after the reply; holding on past the linger lets its timer close.
+        steps += [ExpectEof(1), Pause(LINGER_SECONDS + 0.3)]
+    labels = (f"framing:{framing}", f"after:{last}", f"then:{then}", f"more-writes:{len(more)}")
+    title = f"{framing}: bytes after the last reply are discarded; the reply survives them"
+    return Plan(_reproducer(framing, target, title, "after_last_reply", steps), labels)
+
+
 PROPERTIES: tuple[Property, ...] = (
     Property(
         "seed_exchange",
@@ -353,6 +390,14 @@ PROPERTIES: tuple[Property, ...] = (
         "on their own, and a new connection is served after them",
         ("line", "frame"),
         lambda target: _connection_plans(target),
+        steered=True,
+    ),
+    Property(
+        "after_last_reply",
+        "seed/line/frame: bytes sent after (or racing) the last reply (seed's answer, "
+        "ERR too-large) are discarded, the reply arrives whole, and the close is a FIN",
+        ("seed", "line", "frame"),
+        lambda target: _after_plans(target),
         steered=True,
     ),
     Property(
