@@ -140,7 +140,10 @@ def _reason(exc: Exception) -> str:
 def _bytes(value: Any, where: str) -> bytes:
     """A byte string: escaped text, or a list of escaped texts and {bytes, repeat} runs."""
     if isinstance(value, str):
-        return unescape(value)
+        try:
+            return unescape(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
     if isinstance(value, list):
         return b"".join(_bytes(piece, where) for piece in value)
     if isinstance(value, dict) and set(value) == {"bytes", "repeat"}:
@@ -235,7 +238,15 @@ def _quote(text: str) -> str:
     """A TOML string: literal ('...') when it can be, else basic with escapes."""
     if "'" not in text and text.isprintable():
         return f"'{text}'"
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    quoted = []
+    for char in text:
+        if char in '"\\':
+            quoted.append("\\" + char)
+        elif char.isprintable():
+            quoted.append(char)
+        else:
+            quoted.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return '"' + "".join(quoted) + '"'
 
 
 def _literal(data: bytes) -> str:
