@@ -137,8 +137,8 @@ def start_target(args: argparse.Namespace, limits: Limits) -> FuzzTarget:
     return ExternalTarget(kinds, limits)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM (a CI timeout, kill) stops like Ctrl-C: with a summary
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if args.max_message_bytes < 1:
         parser.error("--max-message-bytes must be 1 or more")
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # until the campaign runs: stop at once
     limits = Limits(args.max_message_bytes, args.idle_timeout)
     print(f"fuzz: starting the target ({', '.join(args.target or ['container'])})", flush=True)
     try:
@@ -169,13 +169,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         None if args.no_decoders else DecoderFuzzing(args.report_dir / "decoders", slice_seconds)
     )
     progress = Progress()
+
+    def stop_soon(signum: int, frame: FrameType | None) -> None:
+        # The example in flight ends (its own timeouts bound it), then the campaign stops;
+        # a flag, because an exception raised wherever the signal lands may be swallowed.
+        if campaign.interrupted:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        campaign.interrupted = True
+
+    signal.signal(signal.SIGINT, stop_soon)
+    signal.signal(signal.SIGTERM, stop_soon)  # a CI timeout or kill: the same, with the summary
     try:
         if decoders is not None:
             decoders.start()
         campaign.tick = lambda: progress.show(campaign, decoders)
         campaign.run()
     except KeyboardInterrupt:
-        campaign.stopped_by = "Ctrl-C"
+        campaign.stopped_by = "Ctrl-C"  # the second one, or before the rounds began
     finally:
         # Cleanup is bounded (a drain of a few seconds); a second Ctrl-C would lose the coverage.
         signal.signal(signal.SIGINT, signal.SIG_IGN)

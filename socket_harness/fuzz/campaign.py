@@ -65,6 +65,7 @@ class Campaign:
     stats: dict[str, PropertyStats] = field(default_factory=dict)
     stopped_by: str = ""
     tick: Callable[[], None] | None = None  # called after every example (progress)
+    interrupted: bool = False  # set by the Ctrl-C handler: stop after the current example
     _failing: tuple[Plan, Outcome] | None = None
 
     def __post_init__(self) -> None:
@@ -72,6 +73,14 @@ class Campaign:
 
     def time_left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def stop_requested(self) -> bool:
+        """Ctrl-C (or SIGTERM) asked the campaign to stop; set from a signal handler."""
+        return self.interrupted
+
+    def failing(self) -> tuple[Plan, Outcome] | None:
+        """The last failing example of the current round (the shrunk one, once it ends)."""
+        return self._failing
 
     def round_seconds(self) -> float:
         """Each property gets a few turns in a short campaign, 30 s turns in a long one."""
@@ -84,6 +93,9 @@ class Campaign:
     def run(self) -> None:
         """Round after round until the deadline; KeyboardInterrupt propagates to the caller."""
         while True:
+            if self.interrupted:
+                self.stopped_by = "Ctrl-C"
+                return
             active = [s for s in self.stats.values() if not s.done]
             if not active:
                 self.stopped_by = "every property failed"
@@ -93,6 +105,8 @@ class Campaign:
                 if left is not None and left <= 0:
                     self.stopped_by = "time"
                     return
+                if self.stop_requested():
+                    break
                 self._round(stats)
 
     def _round(self, stats: PropertyStats) -> None:
@@ -115,6 +129,8 @@ class Campaign:
         @given(plan=prop.plans(limits))
         def check(plan: Plan) -> None:
             now = time.monotonic()
+            if self.interrupted:
+                raise _Stop  # even while shrinking: the smallest failing plan so far is saved
             if self._failing is None and (now >= round_end or now >= (self.deadline or now + 1)):
                 raise _Stop  # not while a failure is shrunk: its smallest example is the point
             for label in plan.labels:
@@ -124,6 +140,7 @@ class Campaign:
             host, port = addresses[plan.reproducer.framing]
             outcome = play(plan.reproducer, host, port)
             stats.examples += 1
+            stats.seconds = seconds_before + time.monotonic() - begun  # a live rate
             stats.labels.update(plan.labels)
             if self.tick is not None:
                 self.tick()
@@ -131,11 +148,13 @@ class Campaign:
                 self._failing = (plan, outcome)  # the last one is the shrunk one
                 raise AssertionError(outcome.failure.detail)
 
-        begun = time.monotonic()
+        seconds_before, begun = stats.seconds, time.monotonic()
         try:
             check()
         except _Stop:
-            pass
+            if self.failing() is not None:  # Ctrl-C while shrinking
+                stats.done = True
+                self._save(stats, "interrupted while shrinking")
         except TargetUnreachable as exc:
             stats.errors.append(str(exc))
             stats.done = True
@@ -144,7 +163,7 @@ class Campaign:
             stats.done = True
             self._save(stats, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         finally:
-            stats.seconds += time.monotonic() - begun
+            stats.seconds = seconds_before + time.monotonic() - begun
 
     def _save(self, stats: PropertyStats, why: str) -> None:
         if self._failing is None:

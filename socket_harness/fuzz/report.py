@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -60,7 +61,9 @@ class Progress:
             return
         self._last = now
         if self.tty:
-            rows = table(campaign, decoders)
+            # A row wider than the terminal would wrap and break the redraw: cut it.
+            width = shutil.get_terminal_size().columns - 1
+            rows = [row[:width] for row in table(campaign, decoders)]
             up = f"\x1b[{self._drawn}F" if self._drawn else ""
             self.stream.write(up + "\x1b[J" + "\n".join(rows) + "\n")
             self._drawn = len(rows)
