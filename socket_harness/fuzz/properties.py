@@ -237,7 +237,14 @@ def _limit_plans(draw: st.DrawFn, target: Target) -> Plan:
         size = draw(st.integers(limit + 1, limit + 64))
         tail = model.encode(framing, b"o" * size)
         reading = model.read(framing, stream + tail, limit)
-        sent = (stream + tail)[: reading.consumed]  # past the fault races the server's close
+        # Up to where the limit is certain, or past it: the lingering close discards the rest.
+        how_far = draw(st.sampled_from(["to-the-fault", "whole-message", "and-a-message-more"]))
+        labels.append(f"sent:{how_far}")
+        sent = (stream + tail)[: reading.consumed]
+        if how_far != "to-the-fault":
+            sent = stream + tail
+        if how_far == "and-a-message-more":
+            sent += model.encode(framing, b"never answered")
         replies = [model.ack(framing, body) for body in reading.messages]
         replies.append(model.too_large(framing))
     else:
@@ -303,18 +310,20 @@ def _connection_plans(draw: st.DrawFn, target: Target) -> Plan:
 @st.composite
 def _idle_plans(draw: st.DrawFn, target: Target) -> Plan:
     framing = draw(st.sampled_from([f for f in ("line", "frame") if f in target.framings]))
-    partial = draw(st.booleans())
+    how = draw(st.sampled_from(["silent", "partial-message", "after-activity"]))
     steps: list[Step] = [Expect(1, model.greeting(framing))]
-    if partial:
+    if how == "partial-message":
         steps.append(Send(1, model.encode(framing, b"unfinished")[:-1]))
+    elif how == "after-activity":
+        # Active half-way through: the idle clock restarts from there (docs/protocol.md).
+        steps.append(Pause(target.idle_timeout / 2))
+        steps += [Send(1, model.encode(framing, b"alive")), Expect(1, model.ack(framing, b"alive"))]
     steps += [Expect(1, model.idle_timeout(framing)), ExpectEof(1)]
     title = f"{framing}: a peer silent for the idle timeout gets `ERR idle-timeout`, then FIN"
     reproducer = replace(
         _reproducer(framing, target, title, "idle_timeout", steps), timeout=target.idle_timeout + 3
     )
-    return Plan(
-        reproducer, (f"framing:{framing}", "idle:partial-message" if partial else "idle:silent")
-    )
+    return Plan(reproducer, (f"framing:{framing}", f"idle:{how}"))
 
 
 # docs/protocol.md, "Lingering close": the server reads and discards for up to 2 s after
@@ -402,8 +411,8 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property(
         "idle_timeout",
-        "line/frame: a peer silent (or stuck mid-message) for the idle timeout gets "
-        "ERR idle-timeout, then FIN",
+        "line/frame: a peer silent (or stuck mid-message, or silent after a message) for the "
+        "idle timeout gets ERR idle-timeout, then FIN",
         ("line", "frame"),
         lambda target: _idle_plans(target),
         steered=True,
