@@ -199,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         coverage = collect_coverage(fuzz_target.coverage_dir, args.report_dir / "coverage")
         coverage["html"] = str(args.report_dir / "coverage" / "html" / "index.html")
     server: dict[str, Any] = {"exit_code": stopped.exit_code, "summary": stopped.summary}
-    server["problems"] = stopped.problems
+    server["problems"] = list(stopped.problems)
+    if stopped.exit_code not in (None, 0):
+        server["problems"].append(f"the server exited {stopped.exit_code} (a drain ends 0)")
     report = summary(campaign, decoders, coverage, server)
     as_text, as_json = write(report, args.report_dir)
     print("\n".join(table(campaign, decoders)))
@@ -207,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text(report), end="")
     print(f"fuzz: summary in {as_text} and {as_json}")
     found = any(stats.failures or stats.errors for stats in campaign.stats.values())
-    found = found or bool(stopped.problems)
+    found = found or bool(server["problems"])
     found = found or any(d.crash for d in (decoders.stats.values() if decoders else []))
     return EXIT_FOUND if found else EXIT_OK
 

@@ -21,14 +21,26 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, Verbosity, event, given, settings, target
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from . import model
 from .play import Outcome, TargetUnreachable, play
 from .properties import Plan, Property
-from .reproducer import Reproducer, dumps
+from .reproducer import Expect, Failure, Reproducer, dumps
 from .targets import FuzzTarget
 
 # A round is one hypothesis run of one property: long enough for hypothesis to grow its
 # examples and steer (target phase), short enough that every property gets turns.
 ROUND_SECONDS = (1.0, 30.0)
+
+
+def _then_still_serving(plan: Plan, why: str) -> tuple[Plan, Outcome]:
+    """`plan` followed by a new connection that must be greeted (docs/protocol.md: peer
+    misbehaviour never stops the server), failed there: the reproducer of a dead target."""
+    reproducer = plan.reproducer
+    conn = max(reproducer.connections(), default=0) + 1
+    steps = (*reproducer.steps, Expect(conn, model.greeting(reproducer.framing)))
+    failure = Failure(len(steps), b"", f"step {len(steps)} (conn {conn}): {why}")
+    extended = replace(plan, reproducer=replace(reproducer, steps=steps))
+    return extended, Outcome(len(steps), failure, 0.0)
 
 
 class _Stop(BaseException):
@@ -67,6 +79,7 @@ class Campaign:
     tick: Callable[[], None] | None = None  # called after every example (progress)
     interrupted: bool = False  # set by the Ctrl-C handler: stop after the current example
     _failing: tuple[Plan, Outcome] | None = None
+    _last_played: Plan | None = None  # the last plan the target answered (suspect if it dies)
 
     def __post_init__(self) -> None:
         self.stats = {prop.name: PropertyStats(prop) for prop in self.properties}
@@ -139,6 +152,7 @@ class Campaign:
                 target(value, label=label)
             host, port = addresses[plan.reproducer.framing]
             outcome = play(plan.reproducer, host, port)
+            self._last_played = plan
             stats.examples += 1
             stats.seconds = seconds_before + time.monotonic() - begun  # a live rate
             stats.labels.update(plan.labels)
@@ -156,8 +170,10 @@ class Campaign:
                 stats.done = True
                 self._save(stats, "interrupted while shrinking")
         except TargetUnreachable as exc:
-            stats.errors.append(str(exc))
+            # The server died or hung: the plan played just before is the suspect.
             stats.done = True
+            if self._last_played is not None and self._failing is None:
+                self._failing = _then_still_serving(self._last_played, str(exc))
             self._save(stats, f"the target stopped answering: {exc}")
         except Exception as exc:  # a failure hypothesis shrank (or a bug in the property)
             stats.done = True

@@ -13,11 +13,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from socket_harness.fuzz.play import play
 from socket_harness.fuzz.reproducer import load
 from tests.fast.server.process import REPO_ROOT, start_server
 
-BROKEN = "tests.fast.fuzz.broken_server"
+BROKEN = "tests.fast.fuzz.broken_server"  # drops a `\r` before `\n`
+CRASHING = "tests.fast.fuzz.crashing_server"  # exits on a NUL byte in a line body
 
 
 def fuzz(report: Path, *args: str) -> subprocess.Popen[str]:
@@ -76,31 +79,29 @@ def test_ctrl_c_stops_the_campaign_with_its_summary_and_coverage(tmp_path: Path)
     assert "lines" in report["server_coverage"], report["server_coverage"]
 
 
-def test_the_campaign_finds_the_planted_bug_and_replay_confirms_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "detail"),
+    [(BROKEN, "differs"), (CRASHING, "the target closed")],
+    ids=["wrong-answer", "crash"],
+)
+def test_the_campaign_finds_a_planted_bug_and_replay_confirms_it(
+    tmp_path: Path, module: str, detail: str
+) -> None:
     began = time.monotonic()
-    proc = fuzz(
-        tmp_path,
-        "--time",
-        "60s",
-        "--properties",
-        "line_messages",
-        "--no-decoders",
-        "--server-module",
-        BROKEN,
-    )
-    code, output = finish(proc, timeout=120)
+    args = ["--time", "60s", "--properties", "line_messages", "--no-decoders"]
+    code, output = finish(fuzz(tmp_path, *args, "--server-module", module), timeout=120)
     assert code == 1, output
     assert time.monotonic() - began < 60, "found only at the deadline (or not stopped by it)"
     found = sorted((tmp_path / "reproducers").glob("line_messages-*.toml"))
     assert len(found) == 1, output
     reproducer = load(found[0])
     assert reproducer.failure is not None
-    assert "differs" in reproducer.failure.detail
-    for module, verdict in ((BROKEN, "fail"), ("server", "pass")):
-        server = start_server("--max-message-bytes", "1000", listen=("line",), module=module)
+    assert detail in reproducer.failure.detail
+    for server_module, verdict in ((module, "fail"), ("server", "pass")):
+        server = start_server("--max-message-bytes", "1000", listen=("line",), module=server_module)
         try:
             endpoint = server.endpoint("line")
             outcome = play(reproducer, endpoint.host, endpoint.port)
         finally:
             server.stop()
-        assert (outcome.failure is None) == (verdict == "pass"), (module, outcome)
+        assert (outcome.failure is None) == (verdict == "pass"), (server_module, outcome)
