@@ -4,8 +4,8 @@ Runs the properties of socket_harness.fuzz.properties in hypothesis rounds and
 the decoders' atheris fuzzers beside them until --time is up (or Ctrl-C), then
 stops the target (so its coverage is saved), writes the coverage report and the
 summary to --report-dir, and prints the summary. Exit 0: no failure; 1: a
-property failed (reproducers saved), a decoder crashed or the server logged an
-internal error; 2: usage error or a target that could not be started.
+property failed (reproducers saved), a decoder crashed, or the server logged an
+internal error or exited non-zero; 2: usage error or a target that could not be started.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m socket_harness.fuzz",
         description="Fuzz a target's payload handling until the time is up or Ctrl-C; "
         "docs/fuzzing.md explains the report.",
-        epilog="exit codes: 0 nothing found, 1 a failure (reproducer saved), a decoder crash "
-        "or a server internal error, 2 usage error or the target could not be started",
+        epilog="exit codes: 0 nothing found, 1 a failure (reproducer saved), a decoder crash, "
+        "a server internal error or non-zero exit, 2 usage error or the target could not be "
+        "started. Ctrl-C ends the campaign like its time limit: with the summary.",
     )
     parser.add_argument(
         "--time", default="3m", metavar="DURATION", help="60s, 10m, 1h or forever (default 3m)"

@@ -105,3 +105,21 @@ def test_the_campaign_finds_a_planted_bug_and_replay_confirms_it(
         finally:
             server.stop()
         assert (outcome.failure is None) == (verdict == "pass"), (server_module, outcome)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--time", "5x"], "expected a duration"),
+        (["--properties", "nonesuch"], "unknown properties"),
+        (["--target", "ftp://127.0.0.1:1"], "expected seed://, line:// or frame://"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], says: str) -> None:
+    command = [sys.executable, "-m", "socket_harness.fuzz", "--report-dir", str(tmp_path), *args]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2, result
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
