@@ -144,7 +144,10 @@ class Campaign:
             now = time.monotonic()
             if self.interrupted:
                 raise _Stop  # even while shrinking: the smallest failing plan so far is saved
-            if self._failing is None and (now >= round_end or now >= (self.deadline or now + 1)):
+            if self._failing is None and (
+                (now >= round_end and stats.examples > examples_before)  # one, however slow
+                or now >= (self.deadline or now + 1)
+            ):
                 raise _Stop  # not while a failure is shrunk: its smallest example is the point
             for label in plan.labels:
                 event(label)
@@ -163,6 +166,7 @@ class Campaign:
                 raise AssertionError(outcome.failure.detail)
 
         seconds_before, begun = stats.seconds, time.monotonic()
+        examples_before = stats.examples
         try:
             check()
         except _Stop:
