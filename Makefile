@@ -10,7 +10,7 @@ help:
 	@echo "make test-fast / test-containers - one tier only (WORKERS=N: workers; default one per core)"
 	@echo "make durations - run both tiers and store each test's time in .test_durations (commit it)"
 	@echo "make lint    - ruff, mypy, and the GitHub workflow (schema and actionlint)"
-	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
+	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"
 	@echo "make targets - build the shipped third-party targets (TARGETS=php-tutorial|socat-echo)"
@@ -41,7 +41,7 @@ demo:
 	@ci/demo.sh
 
 fuzz:
-	@ci/test.sh fuzz
+	@ci/fuzz.sh
 
 mutation:
 	@ci/mutation.sh

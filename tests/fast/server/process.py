@@ -282,8 +282,10 @@ def start_server(
     stdout: int = subprocess.PIPE,
     stderr: int = subprocess.PIPE,
     log_on: str = "stdout",
+    module: str = "socket_harness.server",
 ) -> RunningServer:
-    """Start `python -m socket_harness.server` on loopback with ephemeral ports.
+    """Start `python -m socket_harness.server` (or another `module`, e.g. a deliberately
+    broken one) on loopback with ephemeral ports.
 
     Waits for `ready` if asked.
 
@@ -294,7 +296,7 @@ def start_server(
     """
     if pid1 and (problem := pid1_problem()) is not None:
         unavailable(problem)
-    args = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", "socket_harness.server"]
+    args = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", module]
     for spec in listen:
         args += ["--listen", listen_url(spec)]
     if "--health" not in extra_args and "SERVER_HEALTH" not in (env or {}):
