@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv lint test test-fast test-containers demo fuzz bench bootstrap images targets sweep clean
+.PHONY: help venv lint test test-fast test-containers conformance demo fuzz bench bootstrap images targets sweep clean
 
 help:
 	@echo "make test    - the whole suite (sets up what it needs; what CI runs)"
 	@echo "make demo    - bootstrap, build and run the docker compose demo"
 	@echo "make test-fast / test-containers - one tier only"
+	@echo "make conformance - the conformance suite against every shipped target (reports/conformance)"
 	@echo "make lint    - ruff and mypy"
 	@echo "make fuzz    - long hypothesis campaign (HYPOTHESIS_PROFILE=fuzz)"
 	@echo "make bench   - benchmarks against baselines"
@@ -28,6 +29,9 @@ test-fast: venv
 
 test-containers: venv
 	@ci/test.sh containers
+
+conformance:
+	@ci/conformance.sh
 
 demo:
 	@ci/demo.sh
