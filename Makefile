@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv lint test test-fast test-containers durations demo fuzz mutation bench bootstrap images targets sweep clean
+.PHONY: help venv lint test test-fast test-containers durations conformance demo fuzz mutation bench bootstrap images targets sweep clean
 
 help:
 	@echo "make test    - the whole suite on pytest-xdist workers (sets up what it needs; what CI runs)"
 	@echo "make demo    - bootstrap, build and run the docker compose demo"
 	@echo "make test-fast / test-containers - one tier only (WORKERS=N: workers; default one per core)"
 	@echo "make durations - run both tiers and store each test's time in .test_durations (commit it)"
+	@echo "make conformance - the conformance suite against every shipped target (reports/conformance)"
 	@echo "make lint    - ruff, mypy, and the GitHub workflow (schema and actionlint)"
 	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
@@ -36,6 +37,9 @@ test-containers:
 durations:
 	@ci/test.sh containers --store-durations --clean-durations
 	@ci/test.sh fast --store-durations
+
+conformance:
+	@ci/conformance.sh
 
 demo:
 	@ci/demo.sh

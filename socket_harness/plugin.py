@@ -35,6 +35,7 @@ from .expect import Expect
 from .load import load
 from .options import OPTIONS, from_options
 from .profile import PROMISE_NAMES, Framing, Listener, MaxSessions, Promise, Readiness, Target
+from .report import Collector
 from .wire import TIMEOUT, WirePeer
 
 GROUP = "socket-harness target"
@@ -51,6 +52,7 @@ class State:
     list_checks: bool = False
     checked: dict[str, set[str]] = field(default_factory=dict)  # target -> promise names run
     results: list[tuple[str, str, str]] = field(default_factory=list)  # (check, target, outcome)
+    report: Collector | None = None  # --conformance-report
 
 
 STATE = pytest.StashKey[State]()
@@ -85,6 +87,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest=_dest("--check"),
         metavar="ID",
         help="run only this check (its ID, or a prefix such as backlog/); repeatable",
+    )
+    group.addoption(
+        "--conformance-report",
+        dest=_dest("--conformance-report"),
+        metavar="DIR",
+        help="write the checks x targets matrix to DIR (matrix.md, matrix.html, results/)",
     )
     group.addoption(
         "--list-checks",
@@ -133,6 +141,10 @@ def pytest_configure(config: pytest.Config) -> None:
         checks=list(config.getoption(_dest("--check"))),
         list_checks=bool(config.getoption(_dest("--list-checks"))),
     )
+    report_dir = config.getoption(_dest("--conformance-report"))
+    if report_dir and not config.stash[STATE].list_checks:
+        config.stash[STATE].report = Collector(Path(report_dir))
+        config.pluginmanager.register(config.stash[STATE].report, "socket_harness.report")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -258,6 +270,7 @@ def pytest_runtest_makereport(
     if target is None or check is None:
         return report
     state = item.config.stash[STATE]
+    report.user_properties += [("check", check), ("target", target.name)]
     if report.when == "setup" and report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
         reason = str(reason).removeprefix("Skipped: ")
@@ -270,9 +283,11 @@ def pytest_runtest_makereport(
         if promise is not None:
             state.checked.setdefault(target.name, set()).add(promise[0])
         state.results.append((check, target.name, report.outcome))
-        report.user_properties.append(("check", check))
         if report.failed:
             report.sections.append(("re-run", rerun_command(item, target, check)))
+            peer = getattr(item, "funcargs", {}).get("target_peer")
+            if isinstance(peer, TargetPeer) and peer.peers:
+                report.sections.append(("exchange", peer.exchange()))
             service = getattr(item, "funcargs", {}).get("target_service")
             if service is not None and service.has_container:
                 report.sections.append((f"{target.name} logs", service.logs()[-4000:]))
@@ -286,6 +301,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("conformance: check x target")
     for check, target, outcome in state.results:
         terminalreporter.write_line(f"{check:45} {target:20} {outcome}")
+    if state.report is not None:
+        for path in state.report.write():
+            terminalreporter.write_line(f"conformance report: {path}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -407,13 +425,20 @@ class TargetPeer:
         self.target = target
         self.service = service
         self.expect = Expect(target.wire)
+        self.peers: list[WirePeer] = []  # every connection made, for a failure's exchange
 
     def listeners(self, framing: Framing | None = None) -> list[Listener]:
         return [item for item in self.target.listeners if framing in (None, item.framing)]
 
     def connect(self, listener: Listener, timeout: float = TIMEOUT) -> WirePeer:
         host, port = self.service.address(listener)
-        return WirePeer(f"{self.target.name} {listener.name}", host, port, timeout)
+        peer = WirePeer(f"{self.target.name} {listener.name}", host, port, timeout)
+        self.peers.append(peer)
+        return peer
+
+    def exchange(self, connections: int = 3) -> str:
+        """The last `connections` connections' bytes sent and received, escaped."""
+        return "\n".join(peer.exchange() for peer in self.peers[-connections:])
 
 
 @pytest.fixture

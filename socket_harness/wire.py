@@ -15,11 +15,13 @@ import socket
 import struct
 import termios
 import time
+from collections import deque
 from types import TracebackType
 
 TIMEOUT = 5.0
 # How much of what was received a failure message shows (its end: the last bytes seen).
 SHOW_BYTES = 64
+TRANSCRIPT_ENTRIES = 32  # the last writes and reads of one connection, for a failure report
 
 
 def show(data: bytes, limit: int = SHOW_BYTES) -> str:
@@ -61,6 +63,8 @@ class WirePeer:
 
     Nagle is off, so each `write` leaves at once; `write_acknowledged` also waits
     until the server's kernel acknowledged it (the bytes sit in its receive queue).
+    `transcript` keeps the last TRANSCRIPT_ENTRIES writes and reads, in order, as
+    ("sent" | "received", bytes): what a failure report shows (`exchange()`).
     """
 
     def __init__(self, server: str, host: str, port: int, timeout: float = TIMEOUT) -> None:
@@ -68,6 +72,7 @@ class WirePeer:
         self.where = f"{host}:{port}"
         self.timeout = timeout
         self.received = bytearray()
+        self.transcript: deque[tuple[str, bytes]] = deque(maxlen=TRANSCRIPT_ENTRIES)
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
@@ -81,6 +86,7 @@ class WirePeer:
         host, port = sock.getpeername()[:2]
         peer.server, peer.where, peer.timeout = server, f"{host}:{port}", timeout
         peer.received = bytearray()
+        peer.transcript = deque(maxlen=TRANSCRIPT_ENTRIES)
         peer.sock = sock
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -98,6 +104,7 @@ class WirePeer:
         self.close()
 
     def write(self, data: bytes) -> None:
+        self.transcript.append(("sent", data))
         try:
             self.sock.sendall(data)
         except TimeoutError:
@@ -146,6 +153,7 @@ class WirePeer:
             if not chunk:
                 break
             self.received += chunk
+            self.transcript.append(("received", chunk))
         return bytes(self.received)
 
     def await_bytes(self, size: int, waiting_for: str) -> bytes:
@@ -173,6 +181,7 @@ class WirePeer:
                     f"received {show(bytes(self.received))}"
                 )
             self.received += chunk
+            self.transcript.append(("received", chunk))
         return bytes(self.received)
 
     def take(self, size: int, waiting_for: str) -> bytes:
@@ -189,3 +198,11 @@ class WirePeer:
 
     def close(self) -> None:
         self.sock.close()
+
+    def exchange(self, limit: int = 160) -> str:
+        """The transcript as lines `sent 5 bytes: b'hello'` (escaped, each cut to `limit` bytes)."""
+        lines = [f"{self.server} {self.where}:"]
+        for direction, data in self.transcript:
+            shown = repr(data[:limit]) + (" ..." if len(data) > limit else "")
+            lines.append(f"  {direction} {len(data)} bytes: {shown}")
+        return "\n".join(lines)

@@ -1,0 +1,303 @@
+"""A new user's first hour (issue 11, "Done when"): install the harness, test their own service.
+
+In a fresh virtual environment outside the repository, `pip install <a copy of this
+checkout>` (PyPI for the dependencies); exactly one top-level import package lands,
+`socket_harness`. Then the user's own image (a standard-library line echo: no greeting,
+an empty ack prefix, nothing of this project in it), built here with the Docker SDK,
+and their own `my-echo.toml` in a directory of their own; one pytest command:
+
+    <venv>/bin/python -m pytest --pyargs socket_harness.conformance --target my-echo.toml
+
+must pass the checks the profile declares and report the rest "not declared by the
+target" (or, against the address of a service already running, "not applicable" for the
+checks that need its container). A profile that promises what the image does not do
+must fail, with the first difference and the command that re-runs just that check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+from docker.models.containers import Container
+
+from tests.harness.images import ROOT, base_image
+from tests.harness.labels import SESSION_ID, harness_labels
+from tests.harness.waiting import wait_until
+
+# Installing (the build backend and three dependencies from PyPI, or pip's cache) and
+# building the image take longer than a test body; each step has its own bound.
+pytestmark = pytest.mark.timeout(600)
+
+INSTALL_TIMEOUT = 300.0  # seconds: `pip install` of the checkout, dependencies included
+BUILD_TIMEOUT = 300.0  # seconds: the user's image, one COPY on the base image
+RUN_TIMEOUT = 180.0  # seconds: the whole conformance suite against the echo
+CHECKS = 12
+PORT = 9000
+
+# The user's service: every line back as it came. Nothing of this project in it.
+ECHO_PY = '''\
+"""A line echo on port 9000: each line back as it came, no greeting, no prefix."""
+import signal
+import socketserver
+import sys
+
+
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        try:
+            for line in self.rfile:
+                self.wfile.write(line)
+        except OSError:  # a peer that resets is its own business
+            pass
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+with Server(("0.0.0.0", 9000), Echo) as server:
+    server.serve_forever()
+'''
+
+DOCKERFILE = """\
+FROM {base}
+COPY echo.py /srv/echo.py
+USER 10001:10001
+EXPOSE 9000
+CMD ["python3", "-u", "/srv/echo.py"]
+"""
+
+# The user's profile, as docs/targets.md and targets/socat-echo.toml show it.
+PROFILE = """\
+[target]
+name = "my-echo"
+{source}
+
+[[listeners]]
+framing = "line"
+port = 9000
+
+[wire]
+greeting = false
+ack_prefix = ""
+{promises}"""
+
+# The checks a line echo passes with no promise declared: the wire's own.
+WIRE_CHECKS = ("payload/echo-exact", "payload/pipelined-in-order", "faults/reset-then-serves")
+CONTAINER_CHECKS = ("graceful-stop/drains-and-exits", "max-sessions/exits-after-n")
+
+
+def copy_checkout(destination: Path) -> Path:
+    """What a clone of this checkout holds (tracked and new, unignored files; symlinks kept)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / os.fsdecode(name)
+        if not source.is_symlink() and not source.exists():
+            continue  # deleted in the work tree, not yet in the index
+        target = destination / os.fsdecode(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment outside the repository with `pip install <checkout>` done:
+    its python."""
+    home = tmp_path_factory.mktemp("user")
+    clone = copy_checkout(home / "socket-harness")
+    venv.create(home / "venv", with_pip=True)
+    python = home / "venv" / "bin" / "python"
+    try:
+        result = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(clone)],
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+            env=user_env(),
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"pip install took more than {INSTALL_TIMEOUT:.0f} s", pytrace=False)
+    assert result.returncode == 0, f"pip install {clone} failed:\n{result.stderr}"
+    return python
+
+
+def user_env() -> dict[str, str]:
+    """The user's environment: no CI=true, nothing pointing into this repository."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    for key in ("CI", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+        env.pop(key, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def echo_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The user's own image (a tag of its own), built with the Docker SDK; removed afterwards."""
+    context = tmp_path_factory.mktemp("echo-image")
+    (context / "echo.py").write_text(ECHO_PY)
+    (context / "Dockerfile").write_text(DOCKERFILE.format(base=base_image()))
+    tag = f"socket-harness-test/my-echo:{SESSION_ID}"
+    client = docker.from_env(timeout=int(BUILD_TIMEOUT))
+    try:
+        image, _ = client.images.build(
+            path=str(context), tag=tag, labels=harness_labels(__name__), rm=True
+        )
+    except docker.errors.BuildError as exc:
+        log = "".join(str(part.get("stream", part.get("error", ""))) for part in exc.build_log)
+        pytest.fail(f"building the user's image failed:\n{log[-3000:]}", pytrace=False)
+    try:
+        yield tag
+    finally:
+        client.images.remove(str(image.id), force=True)
+        client.close()
+
+
+@pytest.fixture
+def running_echo(echo_image: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A container of the user's image started by the user, not the harness: its HOST:PORT."""
+    client = docker.from_env(timeout=60)
+    container: Container = client.containers.run(
+        echo_image, detach=True, labels=harness_labels(request.node.nodeid)
+    )
+    try:
+        container.reload()
+        host = str(container.attrs["NetworkSettings"]["IPAddress"])
+        wait_until(lambda: accepts(host), timeout=30, what=f"the echo accepting on {host}:{PORT}")
+        yield f"{host}:{PORT}"
+    finally:
+        container.remove(force=True)
+        client.close()
+
+
+def accepts(host: str) -> bool:
+    """Does HOST:PORT accept a connection (within a second)?"""
+    try:
+        socket.create_connection((host, PORT), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
+
+
+def conformance(python: Path, profile: Path) -> tuple[int, str]:
+    """The user's one command, from the profile's directory; (exit status, output)."""
+    command = [str(python), "-m", "pytest", "--pyargs", "socket_harness.conformance"]
+    command += ["--target", profile.name, "-p", "no:cacheprovider"]
+    result = subprocess.run(
+        command,
+        cwd=profile.parent,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=user_env(),
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def outcomes(output: str) -> dict[str, str]:
+    """The conformance table at the end of the run: {check ID: outcome}."""
+    table = output.partition("conformance: check x target")[2]
+    found = re.findall(r"^([a-z-]+/[a-z-]+)\s+my-echo\s+(.+)$", table, re.MULTILINE)
+    return dict(found)
+
+
+def write_profile(directory: Path, source: str, promises: str = "") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "my-echo.toml"
+    path.write_text(PROFILE.format(source=source, promises=promises))
+    return path
+
+
+def test_one_import_package_lands_in_a_fresh_environment(user_venv: Path) -> None:
+    """The distribution's RECORD names one top-level package; no client/protocol/server/tests."""
+    script = (
+        "import importlib.metadata as m, json; d = m.distribution('socket-harness');"
+        "print(json.dumps([sorted({f.parts[0] for f in d.files}), d.read_text('top_level.txt'),"
+        " str(d.locate_file(''))]))"
+    )
+    result = subprocess.run(
+        [str(user_venv), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_env(),
+        cwd=user_venv.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    tops, top_level, site = json.loads(result.stdout)
+    assert [top for top in tops if not top.endswith(".dist-info")] == ["socket_harness"], tops
+    assert top_level.split() == ["socket_harness"]
+    assert not Path(site).is_relative_to(ROOT), site  # installed, not the checkout in place
+    for name in ("client", "protocol", "server", "tests"):
+        assert not (Path(site) / name).exists(), f"{name} in {site}"
+
+
+def test_the_suite_runs_against_the_users_own_image(
+    user_venv: Path, echo_image: str, tmp_path: Path
+) -> None:
+    profile = write_profile(tmp_path / "project", f'image = "{echo_image}"')
+    code, output = conformance(user_venv, profile)
+    assert code == 0, output
+    assert "plugins: socket-harness-0.1.0" in output, output  # the installed plugin
+    found = outcomes(output)
+    assert len(found) == CHECKS, output
+    for check, outcome in found.items():
+        expected = "passed" if check in WIRE_CHECKS else "skipped: "
+        assert outcome.startswith(expected), f"{check}: {outcome}\n{output}"
+        if check not in WIRE_CHECKS:
+            assert outcome.endswith(": not declared by the target"), f"{check}: {outcome}"
+    assert f"3 passed, {CHECKS - 3} skipped" in output.splitlines()[-1], output
+
+
+def test_an_address_already_running_gets_not_applicable(
+    user_venv: Path, running_echo: str, tmp_path: Path
+) -> None:
+    """Started by the user, not the harness: checks that need its container do not apply."""
+    profile = write_profile(tmp_path / "project", f'address = "{running_echo}"')
+    code, output = conformance(user_venv, profile)
+    assert code == 0, output
+    found = outcomes(output)
+    assert len(found) == CHECKS, output
+    for check in CONTAINER_CHECKS:
+        assert found[check].startswith("skipped: not applicable"), f"{check}: {found[check]}"
+    for check in WIRE_CHECKS:
+        assert found[check] == "passed", f"{check}: {found[check]}\n{output}"
+
+
+def test_a_promise_the_image_does_not_keep_fails_clearly(
+    user_venv: Path, echo_image: str, tmp_path: Path
+) -> None:
+    """A declared 16-byte message limit: the echo answers the 17-byte line instead of
+    `too-large`. The run fails, says where the bytes part, and how to re-run that check."""
+    promise = "\n[promises.max_message_bytes]\nlimit = 16\n"
+    profile = write_profile(tmp_path / "project", f'image = "{echo_image}"', promise)
+    code, output = conformance(user_venv, profile)
+    assert code == 1, output
+    found = outcomes(output)
+    assert found["limit/one-over"] == "failed", output
+    assert found["limit/at-bound"] == "passed", output
+    rerun = "--pyargs socket_harness.conformance --target my-echo.toml --check limit/one-over"
+    assert rerun in output, output
+    assert "1 failed" in output.splitlines()[-1], output

@@ -1,0 +1,31 @@
+"""A socat-like line echo for tests: each line back as it came, no greeting, no prefix.
+
+`python tests/fast/line_echo.py [PORT]` listens on 127.0.0.1 (port 0: any free one),
+prints the port it got on stdout, then serves until SIGTERM. Nothing of this project
+is imported: it stands for a service nobody here wrote.
+"""
+
+import signal
+import socketserver
+import sys
+
+
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        try:
+            for line in self.rfile:
+                self.wfile.write(line)
+        except OSError:  # a peer that resets is its own business
+            pass
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with Server(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Echo) as server:
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
