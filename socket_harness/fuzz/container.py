@@ -9,6 +9,7 @@ sends SIGTERM (docker stop), the server drains and exits, coverage saves.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import re
 import shlex
@@ -84,7 +85,9 @@ def build_fuzz_image(client: docker.DockerClient) -> str:
         raise TargetError(str(exc)) from None
     # The tag named after this checkout's own build ID: another tree's build cannot move it.
     server_id, server_image = server.id, server.tag
-    with_coverage = f"coverage-{pinned('coverage')}"
+    # The recipe is part of the identity: a changed Dockerfile or rc file rebuilds.
+    recipe = hashlib.sha256(DOCKERFILE.read_bytes() + COVERAGERC.read_bytes()).hexdigest()[:12]
+    with_coverage = f"coverage-{pinned('coverage')} recipe-{recipe}"
     try:
         labels = client.images.get(FUZZ_IMAGE).labels
         if labels.get(BUILT_FROM) == f"{server_id} {with_coverage}":

@@ -8,4 +8,4 @@ ARG SITE_PACKAGES
 COPY site/ ${SITE_PACKAGES}/
 COPY coveragerc /etc/socket-harness/coveragerc
 ENV COVERAGE_DATA_DIR=/coverage COVERAGE_RCFILE=/etc/socket-harness/coveragerc
-ENTRYPOINT ["python3", "-m", "coverage", "run", "-m", "server"]
+ENTRYPOINT ["python3", "-m", "coverage", "run", "-m", "socket_harness.server"]
