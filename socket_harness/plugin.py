@@ -136,6 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "promise(name, **fields): the target promise a check tests (socket_harness)"
     )
+    config.addinivalue_line(  # the project's promise map (tests/promises.py) reads them
+        "markers", "covers(*ids): documented promises of the project's server a check tests"
+    )
     config.stash[STATE] = State(
         targets=targets_from(config),
         checks=list(config.getoption(_dest("--check"))),

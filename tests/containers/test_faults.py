@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from socket_harness import client
 from socket_harness.protocol import Framing, parse_endpoint
+from socket_harness.strategies import container_settings, payloads
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.logs import logged_peer
-from tests.harness.strategies import container_settings, payloads
 from tests.harness.waiting import wait_until
 from tests.oracle import model
 from tests.oracle.target import stopped

@@ -31,10 +31,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from socket_harness.strategies import container_settings, payloads
 from tests.containers.conftest import StartServer
 from tests.harness.containers import ServerContainer
 from tests.harness.logs import logged_peer
-from tests.harness.strategies import container_settings, payloads
 from tests.harness.waiting import wait_until
 from tests.oracle import model
 from tests.oracle.wire import WirePeer, first_difference
