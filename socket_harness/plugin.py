@@ -274,12 +274,9 @@ def pytest_runtest_makereport(
         return report
     state = item.config.stash[STATE]
     report.user_properties += [("check", check), ("target", target.name)]
-    if report.when == "setup" and report.skipped:
+    if report.when in ("setup", "call") and report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
         reason = str(reason).removeprefix("Skipped: ")
-        state.results.append((check, target.name, f"skipped: {reason}"))
-    if report.when == "call" and report.skipped:
-        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
         state.results.append((check, target.name, f"skipped: {reason}"))
     elif report.when == "call":
         promise = _promise_marker(item)
