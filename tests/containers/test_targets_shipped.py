@@ -346,6 +346,7 @@ def test_socat_echo_returns_each_line_unchanged_with_no_greeting(
         assert read_to_eof(conn) == b""
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_client_image_talks_to_socat_echo_with_its_wire_constants(
     start_target: StartTarget,
     images: dict[str, str],
@@ -385,6 +386,7 @@ def test_client_image_talks_to_socat_echo_with_its_wire_constants(
     assert "/nowhere.toml: no such file" in missing.stderr
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_host_client_takes_socat_s_constants_from_its_shipped_profile(
     start_target: StartTarget,
 ) -> None:

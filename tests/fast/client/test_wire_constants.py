@@ -72,6 +72,7 @@ def url(port: int) -> str:
 # --- the CLI ----------------------------------------------------------------------
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_cli_talks_to_a_line_echo_with_no_greeting_and_no_ack_prefix(echo_port: int) -> None:
     done = run_cli(*ECHO_WIRE, url(echo_port), *ECHO_MESSAGES)
     assert (done.returncode, done.stderr) == (0, b"")
@@ -105,6 +106,7 @@ def test_cli_with_a_wrong_ack_prefix_names_the_echo_s_bytes_unexpected(echo_port
     assert b"Traceback" not in done.stderr
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_cli_takes_the_constants_and_the_address_from_a_profile(
     echo_port: int, tmp_path: Path
 ) -> None:
@@ -123,6 +125,7 @@ def test_cli_takes_the_constants_and_the_address_from_a_profile(
     assert overridden.returncode == 7, overridden.stderr
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_cli_speaks_other_constants_on_seed_and_frame() -> None:
     wire = ("--greeting", "hi\\n", "--ack-prefix", "ok:", "--error-prefix", "E! ")
     with ScriptedPeer(seed_target) as peer:
@@ -166,6 +169,7 @@ def test_a_listener_name_needs_a_profile_with_an_address(tmp_path: Path) -> None
 # --- the library ------------------------------------------------------------------
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_sync_library_talks_to_the_echo(echo_port: int) -> None:
     with client.connect(url(echo_port), timeout=5, greeting=None, ack_prefix=b"") as conn:
         conn.greeting()  # nothing to read
@@ -178,6 +182,7 @@ def test_sync_library_talks_to_the_echo(echo_port: int) -> None:
         assert ready.request(b"x") == b"x"
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_async_library_talks_to_the_echo(echo_port: int) -> None:
     async def talk() -> list[bytes]:
         conn = await aio.wait_ready(url(echo_port), 5, greeting=None, ack_prefix=b"")
@@ -187,6 +192,7 @@ def test_async_library_talks_to_the_echo(echo_port: int) -> None:
     assert asyncio.run(talk()) == [b"one", b"two"]
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_library_with_a_frame_target_of_other_constants() -> None:
     wire = {"greeting": HI, "ack_prefix": OK, "error_prefix": ERR}
     with ScriptedPeer(frame_target) as peer:
@@ -217,6 +223,7 @@ def load(*args: str) -> tuple[int, dict[str, object]]:
     return done.returncode, json.loads(done.stdout)
 
 
+@pytest.mark.covers("client/wire-constants")
 def test_load_counts_every_ack_of_the_echo(echo_port: int) -> None:
     code, report = load(
         *ECHO_WIRE,
