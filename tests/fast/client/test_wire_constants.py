@@ -194,16 +194,16 @@ def test_async_library_talks_to_the_echo(echo_port: int) -> None:
 
 @pytest.mark.covers("client/wire-constants")
 def test_library_with_a_frame_target_of_other_constants() -> None:
-    wire = {"greeting": HI, "ack_prefix": OK, "error_prefix": ERR}
     with ScriptedPeer(frame_target) as peer:
         address = f"frame://127.0.0.1:{peer.port}"
-        with client.connect(address, timeout=5, **wire) as conn:
+        with client.connect(address, greeting=HI, ack_prefix=OK, error_prefix=ERR) as conn:
             assert conn.exchange(b"\n\0") == b"\n\0"
             with pytest.raises(client.ServerRefused, match="too-large"):
                 conn.request(b"big")
 
         async def talk() -> bytes:
-            async with await aio.connect(address, timeout=5, **wire) as conn:
+            opened = aio.connect(address, greeting=HI, ack_prefix=OK, error_prefix=ERR)
+            async with await opened as conn:
                 return await conn.exchange(b"async")
 
         assert asyncio.run(talk()) == b"async"
