@@ -19,6 +19,14 @@ def listeners_for(target: Target, limit: int) -> list[Listener]:
     ]
 
 
+def deciding_bytes(framing: Framing, limit: int) -> bytes:
+    """A message one byte over `limit`, up to the byte that decides it: limit + 1 body bytes
+    (line, seed), or the frame header announcing limit + 1 (docs/protocol.md, Framings)."""
+    if framing is Framing.FRAME:
+        return (limit + 1).to_bytes(FRAME_HEADER_SIZE, "big")
+    return b"o" * (limit + 1)
+
+
 @pytest.mark.check("limit/at-bound")
 @pytest.mark.covers("limits/exact-bound", "server/max-message-bytes")
 @pytest.mark.promise("max_message_bytes")
@@ -41,10 +49,7 @@ def test_one_byte_over_the_limit_is_too_large_and_closed(
     limit = target_promise.limit
     expect = target_peer.expect
     for listener in listeners_for(target, limit):
-        if listener.framing is Framing.FRAME:
-            sent = (limit + 1).to_bytes(FRAME_HEADER_SIZE, "big")
-        else:
-            sent = b"o" * (limit + 1)
+        sent = deciding_bytes(listener.framing, limit)
         with greeted(target_peer, listener) as conn:
             conn.write(sent)
             assert_bytes(
@@ -71,10 +76,7 @@ def test_over_the_limit_after_earlier_answers_gets_them_then_too_large(
         if framing is Framing.SEED:
             continue  # one message per connection: nothing comes before
         stream = b"".join(expect.message(framing, body) for body in earlier)
-        if framing is Framing.FRAME:
-            stream += (limit + 1).to_bytes(FRAME_HEADER_SIZE, "big")
-        else:
-            stream += b"y" * (limit + 1)
+        stream += deciding_bytes(framing, limit)
         expected = b"".join(expect.ack(framing, body) for body in earlier)
         expected += expect.error(framing, "too-large")
         with greeted(target_peer, listener) as conn:
