@@ -3,8 +3,8 @@
 Each run is the command a user types, in a subprocess: `python -m pytest --pyargs
 socket_harness.conformance --target targets/NAME.toml`, under CI=true (so a
 declared promise that went unchecked fails the run). The project's server must
-pass every check; socat and the PHP tutorial server what they declare, and the
-rest is reported "not declared by the target".
+pass every check; socat, the PHP tutorial server and the benchmark's three baselines
+what they declare, and the rest is reported "not declared by the target".
 """
 
 from __future__ import annotations
@@ -49,7 +49,17 @@ def test_the_project_server_passes_every_check() -> None:
 
 
 @pytest.mark.usefixtures("target_images")
-@pytest.mark.parametrize(("profile", "passed"), [("socat-echo", 3), ("php-tutorial", 4)])
+@pytest.mark.parametrize(
+    ("profile", "passed"),
+    [
+        ("socat-echo", 3),
+        ("php-tutorial", 4),
+        # payload x2, faults, and its one slot: pause-queues, backlog 512 + 1 queued.
+        ("baseline-blocking", 5),
+        ("baseline-threaded", 3),
+        ("baseline-streams", 3),
+    ],
+)
 def test_a_shipped_target_passes_what_it_declares(profile: str, passed: int) -> None:
     code, output = conformance("--target", f"targets/{profile}.toml")
     assert code == 0, output
