@@ -138,7 +138,9 @@ class Target:
             except OSError:  # refused until the target listens
                 return None
 
-        sock = wait_until(attempt, timeout=READY_TIMEOUT, what=f"{self.name} accepting on {self.port}")
+        sock = wait_until(
+            attempt, timeout=READY_TIMEOUT, what=f"{self.name} accepting on {self.port}"
+        )
         sock.settimeout(TIMEOUT)
         return sock
 

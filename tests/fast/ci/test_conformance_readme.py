@@ -30,7 +30,7 @@ RERUN = "run `make conformance` (or `make conformance-readme` after one) and com
 
 def readme_section() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert text.count(START) == 1 and text.count(END) == 1, f"README.md: one {START} ... {END}"
+    assert (text.count(START), text.count(END)) == (1, 1), f"README.md: one {START} ... {END}"
     return text[text.index(START) + len(START) : text.index(END)]
 
 
@@ -56,9 +56,9 @@ def shipped_targets() -> list[str]:
 
 def suite_checks() -> set[str]:
     """The suite's check IDs as `--list-checks` prints them (`ID   promise: NAME`)."""
+    suite = ["--pyargs", "socket_harness.conformance", "-p", "no:cacheprovider"]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "socket_harness.conformance"]
-        + ["-p", "no:cacheprovider", "--list-checks", "-q"],
+        [sys.executable, "-m", "pytest", *suite, "--list-checks", "-q"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -111,7 +111,8 @@ def test_the_script_rewrites_only_the_section_from_the_results(tmp_path: Path) -
         result = run_script("--report", str(tmp_path / "report"), "--readme", str(readme))
         assert result.returncode == 0, result.stderr
         text = readme.read_text()
-        assert text.startswith(f"{before}{START}\n") and text.endswith(f"{END}{after}")
+        assert text.startswith(f"{before}{START}\n")
+        assert text.endswith(f"{END}{after}")
         assert "the old matrix" not in text
         assert "| check | echo | php |\n|---|---|---|\n" in text
         assert "| `limit/at-bound` | not declared |  |\n" in text
@@ -140,5 +141,6 @@ def test_the_script_says_why_in_one_line(
     result = run_script("--report", str(tmp_path), "--readme", str(readme))
 
     assert result.returncode == 1
-    assert len(result.stderr.splitlines()) == 1 and said in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert said in result.stderr
     assert readme.read_text() == readme_text  # untouched
