@@ -217,10 +217,12 @@ def read_to_eof(sock: socket.socket) -> bytes:
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """`size` bytes, or fewer if the peer closes first."""
+    """`size` bytes, or fewer if the peer closes first or sends nothing more for the
+    socket's timeout (so that an assertion shows the bytes that did come)."""
     data = b""
-    while len(data) < size and (chunk := sock.recv(size - len(data))):
-        data += chunk
+    with contextlib.suppress(TimeoutError):
+        while len(data) < size and (chunk := sock.recv(size - len(data))):
+            data += chunk
     return data
 
 
