@@ -21,6 +21,9 @@ from tests.harness.images import ROOT, base_image
 
 RUN_TIMEOUT = 300.0  # seconds: the whole suite against one target, image build included
 CHECKS = 12
+# A run is bounded by RUN_TIMEOUT; building the shipped targets' images (the
+# target_images fixture: five images, minutes on a loaded engine) by its own timeout.
+pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 30, func_only=True)
 
 
 def conformance(*args: str) -> tuple[int, str]:
