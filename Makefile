@@ -2,19 +2,20 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv lint test test-fast test-containers durations conformance demo fuzz mutation bench bootstrap images targets sweep clean
+.PHONY: help venv lint test test-fast test-containers durations conformance conformance-readme demo fuzz mutation bench bootstrap images targets sweep clean
 
 help:
 	@echo "make test    - the whole suite on pytest-xdist workers (sets up what it needs; what CI runs)"
 	@echo "make demo    - bootstrap, build and run the docker compose demo"
 	@echo "make test-fast / test-containers - one tier only (WORKERS=N: workers; default one per core)"
 	@echo "make durations - run both tiers and store each test's time in .test_durations (commit it)"
-	@echo "make conformance - the conformance suite against every shipped target (reports/conformance)"
+	@echo "make conformance - the conformance suite against every shipped target (reports/conformance, README's matrix)"
+	@echo "make conformance-readme - README's matrix from the last make conformance, nothing run"
 	@echo "make lint    - ruff, mypy, and the GitHub workflow (schema and actionlint)"
 	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"
-	@echo "make targets - build the shipped third-party targets (TARGETS=php-tutorial|socat-echo)"
+	@echo "make targets - build the shipped targets' images (TARGETS=php-tutorial socat-echo baseline-blocking ...)"
 	@echo "make sweep   - remove anything a killed run left behind"
 
 venv:
@@ -40,6 +41,9 @@ durations:
 
 conformance:
 	@ci/conformance.sh
+
+conformance-readme:
+	@$(PY) ci/conformance_readme.py
 
 demo:
 	@ci/demo.sh

@@ -2,12 +2,16 @@
 # Build the shipped targets that are not this project's server, each on a base of its own:
 #   php-tutorial  socket-harness/php-tutorial:local  (targets/php-tutorial: the tutorial's PHP server)
 #   socat-echo    socket-harness/socat-echo:local    (targets/socat-echo: socat as a line echo)
-# A base is $PHP_BASE_IMAGE / $SOCAT_BASE_IMAGE when present or pullable (for example
-# php:8.2-cli, debian:bookworm-slim), else socket-harness/{php,socat}-base:<suite>, built
+#   baseline-blocking, baseline-threaded, baseline-streams  socket-harness/baseline-NAME:local
+#                 (targets/baselines: bench/baselines, the benchmark's plain servers, one
+#                 stage each, on the project's own Python base: build/base-image, from
+#                 ci/bootstrap.sh, with the repository root as context)
+# The base of php-tutorial / socat-echo is $PHP_BASE_IMAGE / $SOCAT_BASE_IMAGE when present
+# or pullable (for example php:8.2-cli, debian:bookworm-slim), else socket-harness/{php,socat}-base:<suite>, built
 # offline from Debian's php-cli / socat the first time (ci/lib/debian-image.sh), reused
 # after. Idempotent: an unchanged tree is a cache hit in Docker's builder.
 # Prints each built tag on stdout; reports each step and its time on stderr.
-# Usage: ci/build-targets.sh [php-tutorial|socat-echo ...]   (default: both; `make targets`)
+# Usage: ci/build-targets.sh [TARGET ...]   (default: all five; `make targets`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI_NAME=targets
@@ -19,13 +23,11 @@ suite=${BASE_SUITE:-bookworm}
 revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 size() { docker image inspect --format '{{.Size}}' "$1"; }
 
-[ $# -gt 0 ] || set -- php-tutorial socat-echo
+all=(php-tutorial socat-echo baseline-blocking baseline-threaded baseline-streams)
+[ $# -gt 0 ] || set -- "${all[@]}"
 targets=()
 for target; do
-    case "$target" in
-        php-tutorial | socat-echo) ;;
-        *) die "no target $target (choose php-tutorial or socat-echo)" ;;
-    esac
+    [[ " ${all[*]} " == *" $target "* ]] || die "no target $target (choose from: ${all[*]})"
     [[ " ${targets[*]} " == *" $target "* ]] || targets+=("$target")  # each once
 done
 ci/lib/engine.sh  # a reachable Docker Engine (started, or installed on Debian, if need be)
@@ -37,6 +39,15 @@ base_of() {
             choose_base PHP_BASE_IMAGE "socket-harness/php-base:$suite" php-base php-cli 'CMD ["php", "-a"]' ;;
         socat-echo)
             choose_base SOCAT_BASE_IMAGE "socket-harness/socat-base:$suite" socat-base socat 'CMD ["socat", "-V"]' ;;
+        baseline-*) cat "$build_dir/base-image" ;;  # the base the project's server builds FROM
+    esac
+}
+
+# build_args TARGET: where and how `docker build` builds TARGET (context last).
+build_args() {
+    case "$1" in
+        baseline-*) printf '%s\n' --file targets/baselines/Dockerfile --target "${1#baseline-}" . ;;
+        *) printf '%s\n' --file "targets/$1/Dockerfile" "targets/$1" ;;
     esac
 }
 
@@ -47,9 +58,9 @@ build_target() {
     say "base of $target: $base ($((SECONDS - started)) s)"
     started=$SECONDS
     # Output goes to a log and is shown only when the build fails.
-    if ! docker build --file "targets/$target/Dockerfile" --tag "$tag" \
-        --build-arg "BASE_IMAGE=$base" --build-arg "REVISION=$revision" \
-        "targets/$target" >"$log" 2>&1; then
+    mapfile -t where < <(build_args "$target")
+    if ! docker build --tag "$tag" --build-arg "BASE_IMAGE=$base" \
+        --build-arg "REVISION=$revision" "${where[@]}" >"$log" 2>&1; then
         cat "$log" >&2
         die "building $tag failed (log: ${log#"$PWD"/})"
     fi
@@ -61,6 +72,10 @@ build_target() {
 # dpkg, an image build on the engine, not on the CPU.
 mkdir -p "$build_dir"
 started=$SECONDS
+# The baselines' base is chosen once, before they build side by side.
+if [[ " ${targets[*]} " == *" baseline-"* && ! -s $build_dir/base-image ]]; then
+    ci/bootstrap.sh >/dev/null
+fi
 pids=()
 for target in "${targets[@]}"; do
     build_target "$target" >"$build_dir/target-$target.tag" &

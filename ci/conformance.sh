@@ -4,9 +4,10 @@
 # CI=true (a declared promise that goes unchecked fails). The report lands in
 # $REPORTS_DIR/conformance (default reports/conformance): matrix.md and matrix.html
 # (checks x targets), results/TARGET.json, junit-TARGET.xml, TARGET.log (the run's output).
-# Images first: ci/build-targets.sh (php-tutorial, socat-echo; under the shared Docker
-# lock), and a profile with [build] (the project's server) is built from this checkout by
-# the plugin, on the base image ci/bootstrap.sh chose (build/base-image).
+# Images first: ci/build-targets.sh (php-tutorial, socat-echo, the three baselines; under
+# the shared Docker lock), and a profile with [build] (the project's server) is built from
+# this checkout by the plugin, on the base image ci/bootstrap.sh chose (build/base-image).
+# A whole run (no PYTEST_ARGS) also rewrites README.md's matrix (ci/conformance_readme.py).
 # Exit status: 0 when every target passed what it declares, 1 otherwise (the matrix is
 # written either way). Usage: ci/conformance.sh [PYTEST_ARGS...]  (e.g. --check backlog/)
 set -euo pipefail
@@ -46,4 +47,8 @@ for profile in targets/*.toml; do
 done
 cat "$report/matrix.md"
 say "report: $report/matrix.md, $report/matrix.html, junit-*.xml ($((SECONDS - started)) s)"
+# Only a whole run speaks for README's matrix; a --check subset would hide rows.
+if [ $# -eq 0 ]; then
+    .venv/bin/python ci/conformance_readme.py --report "$report" && say "README.md: matrix rewritten"
+fi
 [ ${#failed[@]} -eq 0 ] || die "failed against: ${failed[*]}"

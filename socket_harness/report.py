@@ -141,15 +141,21 @@ def _counts(cells: list[Cell], target: str) -> str:
     return ", ".join(f"{outcomes.count(o)} {o}" for o in ORDER if o in outcomes)
 
 
-def render_markdown(cells: list[Cell]) -> str:
-    """The matrix as a Markdown table, then each failure in full."""
+def render_table(cells: list[Cell]) -> list[str]:
+    """The matrix as Markdown lines: a table (a row per check ID, a column per target, each
+    cell an outcome of ORDER, `**failed**` in bold), a blank line, the counts per target."""
     checks, targets, table = _axes(cells)
     lines = ["| check | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
     for check in checks:
         row = [table[(check, t)].outcome if (check, t) in table else "" for t in targets]
         row = [f"**{o}**" if o == "failed" else o for o in row]
         lines.append(f"| `{check}` | " + " | ".join(row) + " |")
-    lines += ["", "Per target: " + "; ".join(f"{t}: {_counts(cells, t)}" for t in targets)]
+    return [*lines, "", "Per target: " + "; ".join(f"{t}: {_counts(cells, t)}" for t in targets)]
+
+
+def render_markdown(cells: list[Cell]) -> str:
+    """The matrix as a Markdown table (render_table), then each failure in full."""
+    lines = render_table(cells)
     for cell in (c for c in cells if c.outcome == "failed"):
         lines += ["", f"### {cell.check} against {cell.target}: failed", ""]
         lines += ["Re-run: `" + cell.rerun + "`", ""] if cell.rerun else []

@@ -7,6 +7,10 @@ driven over real sockets:
 - socat-echo (targets/socat-echo): `socat TCP-LISTEN:9000,fork,reuseaddr EXEC:cat`: each
   connection gets back exactly what it sends (no greeting, no prefix); SIGTERM ends it at
   once with 143.
+- baseline-blocking, baseline-threaded, baseline-streams (targets/baselines): the
+  benchmark's plain servers (bench/baselines) on one frame:// listener, port 9002. Here
+  only the short check that each profile loads, each image builds and answers; what
+  each profile declares is the conformance suite's (tests/containers/test_conformance.py).
 
 What each check expects is written out here as literal bytes and numbers (the tutorial,
 docs/protocol.md's table, the kernel's backlog + 1 rule), never read from the code under
@@ -34,6 +38,7 @@ import pytest
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
+from socket_harness.targets import Framing, Image, load
 from tests.harness import tracking
 from tests.harness.containers import (
     ClientRun,
@@ -53,9 +58,12 @@ pytestmark = pytest.mark.timeout(60, func_only=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT = 900.0
-TARGETS = ("php-tutorial", "socat-echo")
-PORT = 9000  # both images listen on 0.0.0.0:9000
-SERVICE_UID = 10001  # both Dockerfiles: USER 10001:10001
+BASELINES = ("baseline-blocking", "baseline-threaded", "baseline-streams")
+TARGETS = ("php-tutorial", "socat-echo", *BASELINES)
+PORT = 9000  # php-tutorial and socat-echo listen on 0.0.0.0:9000
+FRAME_PORT = 9002  # the baselines: targets/baselines/Dockerfile's CMD, frame://0.0.0.0:9002
+PORTS = {"php-tutorial": PORT, "socat-echo": PORT} | dict.fromkeys(BASELINES, FRAME_PORT)
+SERVICE_UID = 10001  # every Dockerfile: USER 10001:10001
 
 # docs/protocol.md: the greeting 测试成功!\n and the ack prefix 收到的信息: as bytes.
 GREETING = bytes.fromhex("e6b58be8af95e68890e58a9f210a")
@@ -113,6 +121,7 @@ class Target:
 
     container: DockerContainer
     ip: str
+    port: int = PORT
 
     @property
     def name(self) -> str:
@@ -129,11 +138,13 @@ class Target:
 
         def attempt() -> socket.socket | None:
             try:
-                return socket.create_connection((self.ip, PORT), timeout=CONNECT_TIMEOUT)
+                return socket.create_connection((self.ip, self.port), timeout=CONNECT_TIMEOUT)
             except OSError:  # refused until the target listens
                 return None
 
-        sock = wait_until(attempt, timeout=READY_TIMEOUT, what=f"{self.name} accepting on {PORT}")
+        sock = wait_until(
+            attempt, timeout=READY_TIMEOUT, what=f"{self.name} accepting on {self.port}"
+        )
         sock.settimeout(TIMEOUT)
         return sock
 
@@ -141,7 +152,8 @@ class Target:
         """Connections waiting in the listener's accept queue, read on the host from
         /proc/<pid>/net/tcp{,6}: the container's own network namespace."""
         proc = Path(f"/proc/{self.pid()}/net")
-        return accept_queue_depth((proc / "tcp").read_text() + (proc / "tcp6").read_text(), PORT)
+        tables = (proc / "tcp").read_text() + (proc / "tcp6").read_text()
+        return accept_queue_depth(tables, self.port)
 
     def uids(self) -> list[int]:
         """Real, effective, saved and filesystem uid of PID 1 (/proc/<pid>/status)."""
@@ -189,7 +201,8 @@ def start_target(
             .with_kwargs(labels=harness_labels(request.node.nodeid))
         )
         start_tracked(container)
-        started.append(Target(container, bridge_ip(container.get_wrapped_container())))
+        ip = bridge_ip(container.get_wrapped_container())
+        started.append(Target(container, ip, PORTS[target]))
         return started[-1]
 
     yield start
@@ -208,10 +221,12 @@ def read_to_eof(sock: socket.socket) -> bytes:
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """`size` bytes, or fewer if the peer closes first."""
+    """`size` bytes, or fewer if the peer closes first or sends nothing more for the
+    socket's timeout (so that an assertion shows the bytes that did come)."""
     data = b""
-    while len(data) < size and (chunk := sock.recv(size - len(data))):
-        data += chunk
+    with contextlib.suppress(TimeoutError):
+        while len(data) < size and (chunk := sock.recv(size - len(data))):
+            data += chunk
     return data
 
 
@@ -422,7 +437,42 @@ def test_socat_echo_exits_143_at_once_on_sigterm(start_target: StartTarget) -> N
             assert conn.recv(100) == b""
 
 
-# --- both ------------------------------------------------------------------------
+# --- the benchmark's baselines ------------------------------------------------------
+
+
+def frame(body: bytes) -> bytes:
+    """docs/protocol.md, frame: a 4-byte big-endian length of the body, then the body."""
+    return len(body).to_bytes(4, "big") + body
+
+
+@pytest.mark.parametrize("shipped", BASELINES)
+def test_baseline_profile_loads_and_its_image_answers(
+    start_target: StartTarget, shipped: str
+) -> None:
+    """make test's short check of a baseline: the profile loads and names the image
+    ci/build-targets.sh built, one frame listener on 9002 with docs/protocol.md's constants;
+    the image greets and answers two pipelined frames as docs/protocol.md's golden
+    exchanges spell them (frame-greeting, frame-message)."""
+    profile = load(ROOT / "targets" / f"{shipped}.toml")
+    assert profile.name == shipped
+    assert profile.source == Image(f"socket-harness/{shipped}:local")
+    assert [(item.framing, item.port) for item in profile.listeners] == [
+        (Framing.FRAME, FRAME_PORT)
+    ]
+    assert (profile.wire.greeting, profile.wire.ack_prefix) == (GREETING, ACK_PREFIX)
+
+    started = start_target(shipped)
+    with started.connect_when_ready() as conn:
+        greeting = recv_exactly(conn, 18)
+        conn.sendall(bytes.fromhex("00000002 6869") + frame(b"\x00\xff"))
+        expected = bytes.fromhex("00000012 e694b6e588b0e79a84e4bfa1e681af3a 6869")
+        expected += frame(ACK_PREFIX + b"\x00\xff")
+        answers = recv_exactly(conn, len(expected))
+    assert greeting == bytes.fromhex("0000000e e6b58be8af95e68890e58a9f210a")
+    assert answers == expected
+
+
+# --- all of them ---------------------------------------------------------------------
 
 
 # `shipped`, not `target`: that name is the plugin's fixture (the target under test).
