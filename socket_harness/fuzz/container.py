@@ -25,9 +25,8 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from tests.harness.images import ImageProblem, build
-from tests.harness.labels import harness_labels
-
+from ..images import ImageProblem, build
+from ..labels import harness_labels
 from .properties import Target as Limits
 from .targets import (
     COVERAGERC,
