@@ -11,20 +11,16 @@ Everything created carries the labels of socket_harness.labels, which
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 import docker
 import docker.errors
-from testcontainers.core.network import Network
 
 from .labels import harness_labels
 from .profile import Build, Image, Target
-from .ready import TargetProblem
+from .sut import TargetProblem
 
 __all__ = ["TargetProblem", "create_network", "image_of"]
-
-# The harness removes what it starts; no reaper container (it would need a registry).
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
 def image_of(target: Target, client: docker.DockerClient) -> str:
@@ -52,6 +48,9 @@ def image_of(target: Target, client: docker.DockerClient) -> str:
     return str(image.id)
 
 
-def create_network(owner: str) -> Network:
-    """A new bridge network for one target, labelled for the sweeper."""
+def create_network(owner: str) -> Any:
+    """A new bridge network for one target, labelled for the sweeper (a testcontainers
+    Network; imported here, after socket_harness.sut turned testcontainers' reaper off)."""
+    from testcontainers.core.network import Network
+
     return Network(docker_network_kw={"labels": harness_labels(owner)}).create()

@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 LOG_TAIL = 2000  # characters of a target's output in a TargetProblem
+# The harness removes what it starts; no reaper container (it would need a registry).
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
 class SystemUnderTest:
@@ -116,7 +118,8 @@ class HostProcess(SystemUnderTest):
 
     `env` is the whole environment (None: this process's); `stdout`/`stderr` a pipe
     (read here, line by line, so the target never blocks on a full pipe) or a
-    descriptor. `main_pid(proc)` says which PID is the target when `argv` is a
+    descriptor. `new_session`: a session of its own (a terminal's Ctrl-C does not reach
+    it; the caller stops it). `main_pid(proc)` says which PID is the target when `argv` is a
     launcher (a PID namespace's init); signals go through a pidfd, never to a
     recycled PID. Addresses: the listener's port, unless `set_address` learned
     another (a port 0 listener's real one). `ready`: wait (wait_ready) before
@@ -133,6 +136,7 @@ class HostProcess(SystemUnderTest):
         stdout: int = subprocess.PIPE,
         stderr: int = subprocess.PIPE,
         host: str = "127.0.0.1",
+        new_session: bool = False,
         main_pid: Callable[[subprocess.Popen[str]], int] | None = None,
         ready: bool = True,
         readiness: Readiness | None = None,
@@ -150,6 +154,7 @@ class HostProcess(SystemUnderTest):
             text=True,
             encoding="utf-8",
             errors="replace",
+            start_new_session=new_session,
         )
         self._pidfd = -1
         try:
@@ -353,6 +358,8 @@ class ContainerRun(SystemUnderTest):
     def remove(self) -> None:
         """Remove the container (killing it if it still runs); idempotent."""
         import docker.errors
+        from testcontainers.core.exceptions import ContainerStartException
 
-        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError, AttributeError):
+        gone = (docker.errors.NotFound, docker.errors.APIError, ContainerStartException)
+        with contextlib.suppress(*gone):  # never created, or already removed
             self.container.get_wrapped_container().remove(force=True)
