@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BASE_IMAGE_FILE = ROOT / "build" / "base-image"
 APPS = ("server", "client")
 BUILD_TIMEOUT = 600.0  # seconds, both images from an empty cache on a busy 2-core machine

@@ -274,8 +274,11 @@ class ContainerRun(SystemUnderTest):
         kwargs: dict[str, Any] = {"labels": dict(labels or {}), **(run or {})}
         if target.stop_signal:
             kwargs["stop_signal"] = target.stop_signal
+        volumes: Mapping[str, Mapping[str, str]] = kwargs.pop("volumes", {})
         self.network = network
         self.container = DockerContainer(image).with_kwargs(**kwargs)
+        for host, mount in volumes.items():  # testcontainers passes volumes itself
+            self.container.with_volume_mapping(host, mount["bind"], mount.get("mode", "ro"))
         if network is not None:
             self.container.with_network(network)
             if alias:

@@ -61,3 +61,10 @@ def test_label_keys_are_written_only_in_labels_py() -> None:
         for key in LABEL_KEYS
     }
     assert written == {key: ["socket_harness/labels.py"] for key in LABEL_KEYS}
+
+
+def test_the_image_build_finds_this_checkouts_script() -> None:
+    from socket_harness.images import BASE_IMAGE_FILE, ROOT
+
+    assert (ROOT / "ci" / "build-images.sh").is_file(), ROOT
+    assert BASE_IMAGE_FILE == ROOT / "build" / "base-image"
