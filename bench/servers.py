@@ -48,7 +48,7 @@ class ServerKind:
             entrypoint=["python3", "-m", f"baselines.{self.name}", "--listen", listen],
             environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
             mounts=(
-                Mount(REPO / "protocol", "/bench/protocol"),
+                Mount(REPO / "protocol", "/bench/socket_harness/protocol"),  # a namespace package
                 Mount(REPO / "bench" / "baselines", "/bench/baselines"),
             ),
             working_dir="/bench",
