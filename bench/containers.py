@@ -1,5 +1,8 @@
 """Servers under test, each in its own labelled container on the default bridge.
 
+Each is a socket_harness.sut.ContainerRun of its `Target` (the project's server as
+socket_harness.project describes it, a baseline as a plain protocol server), ready
+when socket_harness.ready says so: every listener greets as the protocol says.
 Everything this module creates carries the label `org.socket-harness.bench=1`
 and is removed when the `Containers` context ends, even after a failure; a run
 killed outright is swept at the start of the next one (and by `make sweep`).
@@ -9,16 +12,18 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 from docker.types import Ulimit
+
+from socket_harness.profile import Readiness, Setup, Target
+from socket_harness.sut import ContainerRun, TargetProblem
 
 LABEL = "org.socket-harness.bench"
 LABELS = {LABEL: "1"}
@@ -38,15 +43,16 @@ class Mount:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to run one server: image, command, environment and the line that means ready."""
+    """How to run one server: its target (listeners, wire, and for the project's server
+    its setup), image, and for a baseline the command, environment and mounts."""
 
+    target: Target
     image: str
     command: Sequence[str] | None = None
     entrypoint: Sequence[str] | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
+    environment: Mapping[str, str] | None = None  # None: the target's own setup
     mounts: Sequence[Mount] = ()
     working_dir: str | None = None
-    ready: re.Pattern[str] = re.compile(r"\bready\b")
 
 
 @dataclass
@@ -106,29 +112,41 @@ class Containers:
         return True
 
     def start(self, name: str, launch: Launch, nofile: int | None = None) -> RunningServer:
-        """Run `launch` detached and wait for its ready line; `nofile` sets `--ulimit nofile`."""
-        volumes = {str(m.host): {"bind": m.container, "mode": "ro"} for m in launch.mounts}
-        ulimits = [Ulimit(name="nofile", soft=nofile, hard=nofile)] if nofile else None
-        container = self.client.containers.run(
-            launch.image,
-            command=list(launch.command) if launch.command is not None else None,
-            entrypoint=list(launch.entrypoint) if launch.entrypoint is not None else None,
-            environment=dict(launch.environment),
-            volumes=volumes,
-            working_dir=launch.working_dir,
-            labels=LABELS,
-            ulimits=ulimits,
+        """Run `launch` detached and wait until it greets on its listener (BenchError if it
+        exits or does not, in one line); `nofile` sets `--ulimit nofile`."""
+        run: dict[str, object] = {
+            "volumes": {str(m.host): {"bind": m.container, "mode": "ro"} for m in launch.mounts},
             # The image's HEALTHCHECK would start a Python probe every 2 s: noise here.
-            healthcheck={"test": ["NONE"]},
-            detach=True,
-        )
-        server = RunningServer(name, container, "")
-        _wait_ready(server, launch.ready)
-        container.reload()
-        server.ip = container.attrs["NetworkSettings"]["IPAddress"]
-        if not server.ip:
+            "healthcheck": {"test": ["NONE"]},
+        }
+        if nofile:
+            run["ulimits"] = [Ulimit(name="nofile", soft=nofile, hard=nofile)]
+        if launch.entrypoint is not None:
+            run["entrypoint"] = list(launch.entrypoint)
+        if launch.working_dir is not None:
+            run["working_dir"] = launch.working_dir
+        setup = launch.target.setup
+        if launch.environment is not None or launch.command is not None:
+            setup = Setup(
+                tuple(launch.command) if launch.command is not None else None,
+                dict(launch.environment or {}),
+            )
+        try:
+            sut = ContainerRun(
+                launch.target,
+                launch.image,
+                setup=setup,
+                labels=LABELS,
+                run=run,
+                readiness=Readiness.CONNECT,
+                timeout=READY_TIMEOUT,
+            )
+        except TargetProblem as exc:
+            raise BenchError(f"{name}: {exc}") from None
+        if not sut.ip:
+            sut.remove()
             raise BenchError(f"{name}: container has no bridge IP address")
-        return server
+        return RunningServer(name, sut.container.get_wrapped_container(), sut.ip)
 
     def stop(self, server: RunningServer) -> None:
         _remove(server.container)
@@ -161,18 +179,3 @@ def containers() -> Iterator[Containers]:
 def _remove(container: Container) -> None:
     with suppress(NotFound):
         container.remove(force=True)
-
-
-def _wait_ready(server: RunningServer, ready: re.Pattern[str]) -> None:
-    """Wait for the server's ready line (a real signal), failing fast if it exits."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        server.container.reload()
-        if ready.search(server.logs()):
-            return
-        if server.container.status == "exited":
-            raise BenchError(f"{server.name}: exited before ready:\n{server.logs()[-2000:]}")
-        time.sleep(0.05)
-    raise BenchError(
-        f"{server.name}: no ready line in {READY_TIMEOUT:.0f}s:\n{server.logs()[-2000:]}"
-    )

@@ -53,7 +53,7 @@ def run_load(url: str, work: Workload, processes: int) -> LoadResult:
     command = [
         sys.executable,
         "-m",
-        "client",
+        "socket_harness.client",
         "load",
         url,
         "--connections",

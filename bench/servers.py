@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from socket_harness.profile import Framing, Image, Listener, Target
+from socket_harness.project import project_target
 
 from .containers import Launch, Mount
 
@@ -16,8 +18,6 @@ REPO = Path(__file__).resolve().parent.parent
 # socket-harness/server:local (what `make images` points it at).
 SERVER_IMAGE = os.environ.get("SERVER_IMAGE") or "socket-harness/server:local"
 PORTS = {"seed": 9000, "frame": 9002}
-PROJECT_READY = re.compile(r"event=ready|\"event\":\s*\"ready\"")
-BASELINE_READY = re.compile(r"^ready listener=", re.MULTILINE)
 # The baselines write no line per connection; the project's server, so measured, neither.
 PROJECT_LOG = {"SERVER_LOG_LEVEL": "warning"}
 
@@ -37,18 +37,21 @@ class ServerKind:
         if not self.baseline:
             loop = "uvloop" if self.name == "uvloop" else "asyncio"
             environment = {"SERVER_LISTEN": listen, "SERVER_LOOP": loop, **PROJECT_LOG, **settings}
-            return Launch(images[self.name], environment=environment, ready=PROJECT_READY)
-        # Baselines: the same base image as the project's, the code mounted read-only.
+            target = project_target([listen], environment, image=images[self.name])
+            return Launch(target, images[self.name])
+        # Baselines: the same base image as the project's, the code mounted read-only; they
+        # speak the protocol's defaults (the profile's default wire).
+        listener = Listener(framing, Framing(framing), PORTS[framing])
         return Launch(
+            Target(self.name, Image(images["base"]), (listener,)),
             images["base"],
             entrypoint=["python3", "-m", f"baselines.{self.name}", "--listen", listen],
             environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
             mounts=(
-                Mount(REPO / "protocol", "/bench/protocol"),
+                Mount(REPO / "protocol", "/bench/socket_harness/protocol"),  # a namespace package
                 Mount(REPO / "bench" / "baselines", "/bench/baselines"),
             ),
             working_dir="/bench",
-            ready=BASELINE_READY,
         )
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Remove what a killed test run left behind: containers and networks labelled
 # org.socket-harness.test, and compose projects named socket-harness-test-*
-# (the labels and prefix of tests/harness/labels.py). Images are kept.
+# (the labels and prefix of socket_harness/labels.py). Images are kept.
 # Usage: ci/sweep.sh [--check] [--session ID]
 #   --check       list them and exit 1 if there are any; remove nothing
 #   --session ID  only what the run with that id made (ci/test.sh checks its own run)

@@ -8,7 +8,7 @@ one target; with `--target FILE` they override each file's keys), `--check ID`
 Fixtures, each meant to be overridden in a conftest.py the pytest-docker way:
 `target` (the Target; a test using it runs once per target, id = its name),
 `target_image`, `target_network`, `target_service` (the running system under
-test, see socket_harness.service), `target_promise` (the promise of the test's
+test, see socket_harness.sut), `target_promise` (the promise of the test's
 `promise` marker) and `target_peer` (plain sockets speaking the profile's wire).
 
 Markers: `@pytest.mark.check("backlog/queues-b-plus-one", container=True)` names a
@@ -388,22 +388,24 @@ def target_service(
     target_network: Any,
     target_promise: Promise | None,
 ) -> Iterator[Any]:
-    """The running system under test, started with the setup of the test's promise; removed at
-    teardown. A check of max_sessions waits for `listening` (connecting would use sessions)."""
-    from .service import ContainerService, TargetProblem, TargetService
+    """The running system under test (socket_harness.sut), started with the setup of the test's
+    promise; removed at teardown. A check of max_sessions waits for `listening` (connecting
+    would use sessions)."""
+    from .labels import harness_labels
+    from .sut import ContainerRun, ExistingAddress, TargetProblem
 
     if target_image is None:
-        yield TargetService(target)
+        yield ExistingAddress(target)
         return
     readiness = Readiness.LISTENING if isinstance(target_promise, MaxSessions) else None
     try:
-        service = ContainerService(
+        service = ContainerRun(
             target,
             target_image,
-            target_network,
-            target.setup_for(target_promise),
-            request.node.nodeid,
-            readiness,
+            network=target_network,
+            setup=target.setup_for(target_promise),
+            labels=harness_labels(request.node.nodeid),
+            readiness=readiness,
         )
     except TargetProblem as exc:
         pytest.fail(str(exc), pytrace=False)

@@ -16,7 +16,7 @@
 - pytest-xdist (`-n auto`, `--dist loadfile` from pyproject.toml): a module runs
   on one worker, so its module-scoped server is started once; modules are handed
   out longest first, by the stored durations (tests/harness/durations.py). Every
-  worker shares the run's session id (tests/harness/labels.py); the leftover
+  worker shares the run's session id (socket_harness/labels.py); the leftover
   check runs once, where the run ends (the controller, after every worker).
 - The summary ends with the time per tier and per module (--module-times).
 """

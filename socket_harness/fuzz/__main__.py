@@ -130,7 +130,7 @@ def start_target(args: argparse.Namespace, limits: Limits) -> FuzzTarget:
     for stale in coverage_dir.glob(".coverage.*"):
         stale.unlink()  # this campaign's coverage only
     if kinds == ["container"]:
-        from .container import ContainerTarget  # needs Docker and the test harness
+        from .container import ContainerTarget  # needs Docker (the docker SDK)
 
         return ContainerTarget(coverage_dir, limits)
     if kinds == ["local"]:

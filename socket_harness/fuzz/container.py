@@ -17,17 +17,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 
-from tests.harness.images import ImageProblem, build
-from tests.harness.labels import harness_labels
-
+from ..images import ImageProblem, build
+from ..labels import harness_labels
+from ..project import project_target
+from ..sut import ContainerRun, TargetProblem
 from .properties import Target as Limits
 from .targets import (
     COVERAGERC,
@@ -45,7 +44,6 @@ FUZZ_IMAGE = "socket-harness/server:fuzz-coverage"
 DOCKERFILE = Path(__file__).with_name("coverage.Dockerfile")
 WHEELS = REPO / "build" / "fuzz" / "wheels"
 BUILT_FROM = "org.socket-harness.fuzz.server-image"
-PORTS = {"seed": 9000, "line": 9001, "frame": 9002}
 
 
 def pinned(name: str) -> str:
@@ -117,7 +115,9 @@ def build_fuzz_image(client: docker.DockerClient) -> str:
 
 
 class ContainerTarget:
-    """A fuzz-image container on the default bridge, reached at its address there."""
+    """A fuzz-image container on the default bridge, reached at its address there: the
+    project's server (socket_harness.project) run by socket_harness.sut.ContainerRun,
+    ready when every listener greets (socket_harness.ready)."""
 
     def __init__(self, coverage_dir: Path, limits: Limits) -> None:
         self.limits = limits
@@ -133,43 +133,30 @@ class ContainerTarget:
         args = server_args(limits.max_message_bytes, limits.idle_timeout)
         shown = " ".join(shlex.quote(arg) for arg in args)
         self.description = f"{image} (python -m socket_harness.server {shown})"
-        self._container: Container = self._client.containers.run(
-            image,
-            command=args,
-            detach=True,
-            labels=harness_labels("make fuzz"),
-            volumes={str(coverage_dir.resolve()): {"bind": "/coverage", "mode": "rw"}},
-        )
+        # The image's defaults (text log, its listeners), the campaign's options.
+        target = project_target(environment={}, command=args, image=image)
         try:
-            self._ip = self._wait_ready()
-        except BaseException:
-            self._container.remove(force=True)
-            raise
-
-    def _logs(self) -> str:
-        return bytes(self._container.logs()).decode(errors="replace")
-
-    def _wait_ready(self) -> str:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            self._container.reload()
-            if "event=ready" in self._logs():
-                return str(self._container.attrs["NetworkSettings"]["IPAddress"])
-            if self._container.status == "exited":
-                break
-            time.sleep(0.1)
-        raise TargetError(f"{FUZZ_IMAGE} not ready: {self._logs()[-500:]}")
+            self._sut = ContainerRun(
+                target,
+                image,
+                labels=harness_labels("make fuzz"),
+                run={"volumes": {str(coverage_dir.resolve()): {"bind": "/coverage", "mode": "rw"}}},
+                timeout=READY_TIMEOUT,
+            )
+        except TargetProblem as exc:
+            raise TargetError(f"{FUZZ_IMAGE} not ready: {exc}") from None
+        self._ports = {item.framing.value: item for item in target.listeners}
 
     def address(self, framing: str) -> tuple[str, int]:
-        return self._ip, PORTS[framing]
+        return self._sut.address(self._ports[framing])
 
     def stop(self) -> Stopped:
         """docker stop (SIGTERM: drain, exit, coverage saves), then remove the container."""
         try:
-            self._container.stop(timeout=int(STOP_TIMEOUT))
-            code = int(self._container.wait(timeout=STOP_TIMEOUT)["StatusCode"])
-            log = self._logs()
+            self._sut.container.get_wrapped_container().stop(timeout=int(STOP_TIMEOUT))
+            code = self._sut.wait_exit(STOP_TIMEOUT)
+            log = self._sut.logs()
         finally:
-            self._container.remove(force=True)
+            self._sut.remove()
             self._client.close()
         return Stopped(code, _summary(log), _problems(log))

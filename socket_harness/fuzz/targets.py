@@ -11,15 +11,16 @@ import contextlib
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ..profile import Readiness
+from ..project import project_target
+from ..sut import HostProcess, TargetProblem
 from .properties import Target as Limits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,68 +109,67 @@ class ExternalTarget:
 
 
 class LocalTarget:
-    """`python -m MODULE` on 127.0.0.1 (ephemeral ports) under `coverage run`."""
+    """`python -m MODULE` on 127.0.0.1 (ephemeral ports) under `coverage run`: the project's
+    server (socket_harness.project) run by socket_harness.sut.HostProcess."""
 
     def __init__(self, module: str, coverage_dir: Path, limits: Limits) -> None:
         self.limits = limits
         self.coverage_dir: Path | None = coverage_dir
         coverage_dir.mkdir(parents=True, exist_ok=True)
+        urls = [f"{framing}://127.0.0.1:0" for framing in limits.framings]
+        args = [arg for url in urls for arg in ("--listen", url)]
+        args += server_args(limits.max_message_bytes, limits.idle_timeout)
+        target = project_target(urls, environment={}, command=args)
         command = [sys.executable, "-m", "coverage", "run", f"--rcfile={COVERAGERC}"]
-        command += ["-m", module]
-        for framing in limits.framings:
-            command += ["--listen", f"{framing}://127.0.0.1:0"]
-        command += server_args(limits.max_message_bytes, limits.idle_timeout)
+        command += ["-m", module, *args]
         env = {k: v for k, v in os.environ.items() if not k.startswith("SERVER_")}
         env |= {"PYTHONPATH": str(REPO), "COVERAGE_DATA_DIR": str(coverage_dir)}
-        shown = command[command.index(module) + 1 :]
-        self.description = f"python -m {module} " + " ".join(shlex.quote(arg) for arg in shown)
+        self.description = f"python -m {module} " + " ".join(shlex.quote(arg) for arg in args)
         # Its own session: the terminal's Ctrl-C reaches the campaign, which stops it.
-        self._proc = subprocess.Popen(
+        self._sut = HostProcess(
+            target,
             command,
-            cwd=REPO,
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            cwd=REPO,
             stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
+            new_session=True,
+            ready=False,
         )
-        self._lines: list[str] = []
-        self._reader = threading.Thread(target=self._pump, daemon=True)
-        self._reader.start()
-        self._addresses = self._wait_listening()
+        try:
+            self._wait_ready()
+        except TargetProblem as exc:
+            self.stop()
+            raise TargetError(f"{self.description}: not ready: {exc}") from None
 
-    def _pump(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            self._lines.append(line.rstrip("\n"))
-
-    def _wait_listening(self) -> dict[str, tuple[str, int]]:
+    def _wait_ready(self) -> None:
+        """Port 0: the addresses are told in the log (`listening`, then `ready`); readiness
+        itself is socket_harness.ready's (LISTEN state, no connection made)."""
         deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if any("event=ready" in line for line in self._lines):
-                found = [_LISTENING.search(line) for line in self._lines]
-                return {m[1]: (m[2], int(m[3])) for m in found if m}
-            if self._proc.poll() is not None:
-                break
+        while not any("event=ready" in line for line in self._sut.stdout):
+            self._sut.check_running()
+            if time.monotonic() > deadline:
+                tail = " | ".join(self._sut.stdout[-5:])
+                raise TargetProblem(f"no ready line within {READY_TIMEOUT:g} s: {tail}")
             time.sleep(0.05)
-        self.stop()
-        raise TargetError(f"{self.description}: not ready: " + " | ".join(self._lines[-5:]))
+        found = [_LISTENING.search(line) for line in self._sut.stdout]
+        listeners = {item.framing.value: item for item in self._sut.target.listeners}
+        for match in filter(None, found):
+            self._sut.set_address(listeners[match[1]], match[2], int(match[3]))
+        self._sut.wait_ready(Readiness.LISTENING, READY_TIMEOUT)
 
     def address(self, framing: str) -> tuple[str, int]:
-        return self._addresses[framing]
+        return self._sut.address(next(i for i in self._sut.target.listeners if i.name == framing))
 
     def stop(self) -> Stopped:
-        if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)  # a graceful drain, then coverage saves
+        if self._sut.proc.poll() is None:
+            self._sut.send_signal("SIGTERM")  # a graceful drain, then coverage saves
         try:
-            code = self._proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            code = self._proc.wait()
-        self._reader.join(5)
-        log = "\n".join(self._lines)
+            code = self._sut.wait_exit(STOP_TIMEOUT)
+        except TargetProblem:
+            self._sut.remove()
+            code = self._sut.proc.returncode
+        log = self._sut.logs()
+        self._sut.remove()
         return Stopped(code, _summary(log), _problems(log))
 
 

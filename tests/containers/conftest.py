@@ -1,6 +1,6 @@
 """Fixtures of the container tier: images, a network per module, server and client containers.
 
-Everything created here carries the harness labels (tests/harness/labels.py),
+Everything created here carries the harness labels (socket_harness/labels.py),
 the pytest-xdist worker that made it among them, and is removed at teardown,
 pass or fail; tests/conftest.py checks, once per run, that nothing is left.
 A failing test's report gets the logs of every container it touched.

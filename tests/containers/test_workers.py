@@ -24,7 +24,7 @@ from testcontainers.core.network import Network
 from tests.containers.conftest import StartServer
 from tests.harness.images import ROOT
 
-# The label keys as README states them (the oracle), not as tests/harness/labels.py spells them.
+# The label keys as README states them (the oracle), not as socket_harness/labels.py spells them.
 SESSION = "org.socket-harness.session"
 WORKER = "org.socket-harness.worker"
 INNER_RUN_TIMEOUT = 180.0  # s: a pytest with two workers, on a busy machine

@@ -1,9 +1,14 @@
-"""Server and client containers on a test network, reached from the host at their bridge IP."""
+"""Server and client containers on a test network, reached from the host at their bridge IP.
+
+`ServerContainer` is a thin adapter over socket_harness.sut.ContainerRun: the
+project's server as targets/socket-harness.toml describes it
+(socket_harness.project), with a test's options as SERVER_* variables, ready
+when socket_harness.ready says so (no connection is made: tests count them).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -13,24 +18,23 @@ from docker.models.containers import Container
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from socket_harness.protocol import Framing, parse_endpoint
+from socket_harness.labels import harness_labels
+from socket_harness.profile import Readiness
+from socket_harness.project import listener_of, project_target, server_env
+from socket_harness.protocol import Framing
+from socket_harness.sut import ContainerRun
 
 from . import logs as server_logs
 from . import tracking
-from .labels import harness_labels
 from .waiting import wait_until
 
 # Fixed ports inside the container: every container has its own IP, so they never clash.
 DEFAULT_LISTEN = "seed://0.0.0.0:9000 line://0.0.0.0:9001 frame://0.0.0.0:9002"
-_READY = re.compile(r'"event":\s*"ready"|\bevent=ready\b')
+DEFAULT_HEALTH = "127.0.0.1:9099"  # the server's own default (README, "Server")
 STARTUP_TIMEOUT = 30.0
 
-
-def server_env(options: dict[str, Any]) -> dict[str, str]:
-    """Options as the documented variables: `max_connections=2` → SERVER_MAX_CONNECTIONS=2."""
-    return {f"SERVER_{key.upper()}": str(value) for key, value in options.items()}
+__all__ = ["DEFAULT_LISTEN", "ServerContainer", "server_env"]
 
 
 def container_logs(container: DockerContainer) -> str:
@@ -67,11 +71,12 @@ def create_network(owner: str) -> Network:
 class ServerContainer:
     """One running server container and what a test asks of it.
 
-    `image` is the image ID the build returned (tests/harness/images.py), never a
+    `image` is the image ID the build returned (socket_harness/images.py), never a
     tag another run could move; `options` are the server's, as SERVER_* variables.
-    `ready=False` returns once the container runs, without waiting for `ready` (and
-    without learning its ports); `cpus` caps its CPU (e.g. 0.1: a start-up ten times
-    slower, so a test can act in the middle of it).
+    `ready=False` returns once the container runs, without waiting for readiness;
+    `cpus` caps its CPU (e.g. 0.1: a start-up ten times slower, so a test can act in
+    the middle of it). Ready: every listener and the health endpoint are in LISTEN
+    state in the container (socket_harness.ready, Readiness.LISTENING).
     """
 
     def __init__(
@@ -87,27 +92,34 @@ class ServerContainer:
     ) -> None:
         options.setdefault("listen", DEFAULT_LISTEN)
         options.setdefault("log_format", "json")
-        kwargs: dict[str, Any] = {"labels": harness_labels(owner)}
+        listen = str(options["listen"]).split()
+        self.target = project_target(listen, server_env(options), image=image)
+        run: dict[str, Any] = {}
         if cpus is not None:
-            kwargs["nano_cpus"] = int(cpus * 1e9)
-        self.container = (
-            DockerContainer(image)
-            .with_network(network)
-            .with_network_aliases(alias)  # the name clients on the network use
-            .with_envs(**server_env(options))
-            .with_kwargs(**kwargs)
+            run["nano_cpus"] = int(cpus * 1e9)
+        self.sut = ContainerRun(
+            self.target,
+            image,
+            network=network,
+            labels=harness_labels(owner),
+            alias=alias,  # the name clients on the network use
+            run=run,
+            on_start=tracking.track,
+            ready=False,
         )
+        self.container = self.sut.container
+        self.ip = self.sut.ip
+        self.ports = {Framing(item.framing.value): item.port for item in self.target.listeners}
         if ready:
-            self.container.waiting_for(
-                LogMessageWaitStrategy(_READY)
-                .with_startup_timeout(int(STARTUP_TIMEOUT))
-                .with_poll_interval(0.05)
-            )
-        start_tracked(self.container)
-        self.ip = bridge_ip(self.container.get_wrapped_container(), network.name)
-        # The `listening` lines name the bound URLs (port 0 would be resolved there).
-        bound = [parse_endpoint(e["listener"]) for e in self.events("listening")]
-        self.ports = {endpoint.framing: endpoint.port for endpoint in bound}
+            # The health endpoint opens after the listeners, just before the `ready` line.
+            health = str(options.get("health", DEFAULT_HEALTH))
+            also = (listener_of(f"line://{health}").port,) if health else ()
+            try:
+                self.sut.wait_ready(Readiness.LISTENING, STARTUP_TIMEOUT, also_listening=also)
+            except BaseException:
+                tracking.untrack(self.name)  # the failing test's report shows its logs
+                self.sut.remove()
+                raise
 
     @property
     def name(self) -> str:
@@ -124,7 +136,7 @@ class ServerContainer:
     # --- logs -----------------------------------------------------------------
 
     def logs(self) -> str:
-        return container_logs(self.container)
+        return self.sut.logs()
 
     def events(self, name: str | None = None) -> list[dict[str, str]]:
         return server_logs.events(self.logs(), name)
@@ -183,14 +195,12 @@ class ServerContainer:
     # --- lifecycle ------------------------------------------------------------
 
     def status(self) -> str:
-        wrapped = self.container.get_wrapped_container()
-        wrapped.reload()
-        return str(wrapped.status)
+        return self.sut.status()
 
     def send_signal(self, name: str) -> None:
         """`docker kill --signal NAME`: deliver signal `name` (SIGSTOP, SIGCONT, SIGTERM,
         SIGINT, ...) to the server, PID 1 of the container."""
-        self.container.get_wrapped_container().kill(signal=name)
+        self.sut.send_signal(name)
 
     def stop_in_background(self, grace: float) -> threading.Thread:
         """`docker stop` (STOPSIGNAL, then SIGKILL after `grace` s) without blocking the test."""
@@ -200,14 +210,13 @@ class ServerContainer:
         return thread
 
     def wait_exit(self, timeout: float) -> int:
-        """Block until the server exits; its exit code."""
-        result = self.container.get_wrapped_container().wait(timeout=timeout)
-        return int(result["StatusCode"])
+        """Block until the server exits; its exit code (TargetProblem after `timeout` s)."""
+        return self.sut.wait_exit(timeout)
 
     def remove(self) -> None:
-        tracking.untrack(self.name)
         with contextlib.suppress(docker.errors.NotFound):
-            self.container.stop()  # testcontainers' stop is `docker rm -f`
+            tracking.untrack(self.name)
+        self.sut.remove()
 
 
 def accept_queue_depth(proc_net_tcp: str, port: int) -> int:

@@ -16,13 +16,15 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from socket_harness.profile import Readiness, Target
+from socket_harness.project import project_target
 from socket_harness.protocol import Endpoint, Framing, parse_endpoint
+from socket_harness.sut import HostProcess
 from tests.harness.engine import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -54,60 +56,55 @@ def parse_log_line(line: str) -> dict[str, str]:
     return fields
 
 
-class RunningServer:
+class RunningServer(HostProcess):
     """One started server process and everything it printed so far.
 
-    Output is read by background threads, so the server never blocks on a full
-    pipe; `wait_for_log` waits on a real line, never on a fixed sleep. The event log is
-    read from stdout, or from stderr with `log_on="stderr"` (stdout closed or broken).
-    A stream the test did not make a pipe is not read.
+    A socket_harness.sut.HostProcess of the project's server (socket_harness.project):
+    output is read by background threads, so the server never blocks on a full pipe;
+    `wait_for_log` waits on a real line, never on a fixed sleep. The event log is read
+    from stdout, or from stderr with `log_on="stderr"` (stdout closed or broken). A
+    stream the test did not make a pipe is not read.
     """
 
     def __init__(
-        self, proc: subprocess.Popen[str], server_pid: int | None = None, log_on: str = "stdout"
+        self,
+        target: Target,
+        argv: Sequence[str],
+        env: dict[str, str],
+        stdout: int,
+        stderr: int,
+        pid1: bool,
+        log_on: str = "stdout",
     ) -> None:
-        self.proc = proc
-        self.server_pid = proc.pid if server_pid is None else server_pid
-        # Signals go through a pidfd: never to a recycled PID, even when unshare reaped it.
-        self._pidfd = os.pidfd_open(self.server_pid)
-        self._stdout: list[str] = []
-        self._stderr: list[str] = []
-        self._lines = self._stderr if log_on == "stderr" else self._stdout
-        self._changed = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._pump, args=(stream, into), daemon=True)
-            for stream, into in ((proc.stdout, self._stdout), (proc.stderr, self._stderr))
-            if stream is not None
-        ]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(
+            target,
+            argv,
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            main_pid=_namespace_init if pid1 else None,
+            ready=False,
+        )
+        self._lines = self.stderr if log_on == "stderr" else self.stdout
         self.listeners: dict[Framing, Endpoint] = {}
         self.health: tuple[str, int] | None = None
-
-    def _pump(self, stream: Iterable[str] | None, into: list[str]) -> None:
-        assert stream is not None
-        for line in stream:
-            with self._changed:
-                into.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
 
     # --- what it printed ----------------------------------------------------------
 
     def log_lines(self) -> list[str]:
         """Every event-log line so far (stdout, unless started with log_on="stderr")."""
-        with self._changed:
+        with self.changed:
             return list(self._lines)
 
     def stdout_lines(self) -> list[str]:
-        with self._changed:
-            return list(self._stdout)
+        with self.changed:
+            return list(self.stdout)
 
     def stderr_text(self) -> str:
         """Everything on stderr so far: must stay empty (no tracebacks, ever)."""
-        with self._changed:
-            return "\n".join(self._stderr)
+        with self.changed:
+            return "\n".join(self.stderr)
 
     def events(self, name: str | None = None) -> list[dict[str, str]]:
         """Parsed log lines, optionally only those whose `event` is `name`."""
@@ -121,21 +118,21 @@ class RunningServer:
         )
         deadline = time.monotonic() + timeout
         seen = 0
-        with self._changed:
+        with self.changed:
             while True:
                 for line in self._lines[seen:]:
                     if test(line):
                         return line
                 seen = len(self._lines)
-                finished = not any(reader.is_alive() for reader in self._readers)
+                finished = not any(reader.is_alive() for reader in self.readers)
                 left = deadline - time.monotonic()
                 if finished or left <= 0:
                     why = "the server exited" if finished else f"{timeout} s passed"
                     raise AssertionError(
                         f"no log line matching {predicate!r} ({why}); output:\n"
-                        + "\n".join(self._lines[-40:] + self._stderr[-20:])
+                        + "\n".join(self._lines[-40:] + self.stderr[-20:])
                     )
-                self._changed.wait(min(left, 0.5))
+                self.changed.wait(min(left, 0.5))
 
     def wait_for_event(self, name: str, timeout: float = 5.0, **fields: str) -> dict[str, str]:
         """The first `event=name` line whose fields include `fields`, parsed."""
@@ -157,10 +154,16 @@ class RunningServer:
         return str(self.endpoint(framing))
 
     def learn_addresses(self) -> None:
-        """Read the listeners' and health addresses off the `listening` and `ready` lines."""
+        """Read the listeners' and health addresses off the `listening` and `ready` lines
+        (with port 0 listeners, the server's output is the only place they are told)."""
+        unnamed = list(self.target.listeners)
         for fields in self.events("listening"):
             endpoint = parse_endpoint(fields["listener"])
             self.listeners[endpoint.framing] = endpoint
+            same = [item for item in unnamed if item.framing.value == endpoint.framing.value]
+            if same:
+                unnamed.remove(same[0])
+                self.set_address(same[0], endpoint.host, endpoint.port)
         ready = self.events("ready")
         if ready and ready[0].get("health"):
             host, _, port = ready[0]["health"].rpartition(":")
@@ -169,13 +172,13 @@ class RunningServer:
     # --- its life ----------------------------------------------------------------
 
     @property
-    def pid(self) -> int:
+    def server_pid(self) -> int:
         """The server's PID (as seen from here: not 1 when it is PID 1 of its namespace)."""
-        return self.server_pid
+        return self.pid
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
         """Send `sig` to the server itself (not to unshare); a no-op once it was reaped."""
-        signal.pidfd_send_signal(self._pidfd, sig)
+        self.send_signal(sig)
 
     @contextlib.contextmanager
     def stopped(self, timeout: float = 5.0) -> Iterator[None]:
@@ -197,22 +200,11 @@ class RunningServer:
 
     def wait(self, timeout: float = 10.0) -> int:
         """The exit code, once the process ended and all its output was read."""
-        code = self.proc.wait(timeout)
-        for reader in self._readers:
-            reader.join(timeout)
-        return code
+        return self.wait_exit(timeout)
 
     def stop(self) -> None:
         """Kill it if it still runs (test teardown; unshare's --kill-child takes PID 1 along)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-        if self._pidfd >= 0:
-            os.close(self._pidfd)
-            self._pidfd = -1
+        self.remove()
 
 
 def _process_state(pid: int) -> str:
@@ -296,40 +288,35 @@ def start_server(
     """
     if pid1 and (problem := pid1_problem()) is not None:
         unavailable(problem)
-    args = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", module]
-    for spec in listen:
-        args += ["--listen", listen_url(spec)]
+    args: list[str] = []
     if "--health" not in extra_args and "SERVER_HEALTH" not in (env or {}):
         args += ["--health", "127.0.0.1:0"]  # never the fixed default port: tests run side by side
     if "--loop" not in extra_args and "SERVER_LOOP" not in (env or {}):
         args += ["--loop", "asyncio"]  # what the image ships; uvloop only when a test asks
-    args += extra_args
+    urls = [listen_url(spec) for spec in listen]
+    target = project_target(
+        urls,
+        environment=env or {},
+        command=[*(f"--listen={url}" for url in urls), *args, *extra_args],
+    )
+    assert target.setup.command is not None
+    argv = [*(AS_PID1 if pid1 else ()), *launcher, sys.executable, "-m", module]
     # A developer's own SERVER_* settings must not change what a test means.
     child_env = {key: value for key, value in os.environ.items() if not key.startswith("SERVER_")}
     child_env["PYTHONPATH"] = str(REPO_ROOT)
-    child_env.update(env or {})
-    proc = subprocess.Popen(
-        args,
-        cwd=REPO_ROOT,
-        env=child_env,
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
+    child_env.update(target.setup.environment)
+    server = RunningServer(
+        target, [*argv, *target.setup.command], child_env, stdout, stderr, pid1, log_on
     )
-    try:
-        server = RunningServer(proc, _namespace_init(proc) if pid1 else None, log_on)
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
     if ready:
         try:
+            # Port 0: the real addresses are told only in the output, the health one last,
+            # in the `ready` line; readiness itself is the shared check (no connection made).
             server.wait_for_event("ready", timeout=READY_TIMEOUT)
+            server.learn_addresses()
+            also = (server.health[1],) if server.health else ()
+            server.wait_ready(Readiness.LISTENING, READY_TIMEOUT, also_listening=also)
         except BaseException:
             server.stop()
             raise
-        server.learn_addresses()
     return server
