@@ -1,0 +1,90 @@
+"""A user's side of the harness: a copy of this checkout as they would get it, their own
+environment, and their own service (a standard-library line echo with nothing of this
+project in it). Shared by the install test (`pip install` in a fresh venv) and the action
+test (action.yml's steps run as GitHub's runner runs them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.harness.images import ROOT
+
+# The user's service: every line back as it came, on port 9000. Nothing of this project in it.
+ECHO_PY = '''\
+"""A line echo on port 9000: each line back as it came, no greeting, no prefix."""
+import signal
+import socketserver
+import sys
+
+
+class Echo(socketserver.StreamRequestHandler):
+    def handle(self):
+        try:
+            for line in self.rfile:
+                self.wfile.write(line)
+        except OSError:  # a peer that resets is its own business
+            pass
+
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+with Server(("0.0.0.0", 9000), Echo) as server:
+    server.serve_forever()
+'''
+
+# Its Dockerfile; {base} is the base image ci/bootstrap.sh chose (images.base_image()).
+ECHO_DOCKERFILE = """\
+FROM {base}
+COPY echo.py /srv/echo.py
+USER 10001:10001
+EXPOSE 9000
+CMD ["python3", "-u", "/srv/echo.py"]
+"""
+ECHO_PORT = 9000
+
+
+def write_echo_service(directory: Path, base: str) -> Path:
+    """Write echo.py and a Dockerfile FROM `base` into `directory` (created): the build context."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "echo.py").write_text(ECHO_PY)
+    (directory / "Dockerfile").write_text(ECHO_DOCKERFILE.format(base=base))
+    return directory
+
+
+def copy_checkout(destination: Path) -> Path:
+    """What a clone of this checkout holds (tracked and new, unignored files; symlinks kept),
+    copied to `destination`: the tree `pip install` or an action's checkout sees."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / os.fsdecode(name)
+        if not source.is_symlink() and not source.exists():
+            continue  # deleted in the work tree, not yet in the index
+        target = destination / os.fsdecode(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+    return destination
+
+
+def user_env() -> dict[str, str]:
+    """The user's environment: no CI=true, nothing pointing into this repository."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    for key in ("CI", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+        env.pop(key, None)
+    return env
