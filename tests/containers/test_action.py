@@ -48,15 +48,15 @@ class UserRepo:
     job: Job
     steps: list[Mapping[str, Any]]
     action_path: Path
-    action: ActionResult | None = None
+    actions: list[ActionResult] = field(default_factory=list)  # each use of the action
     uploaded: list[Path] = field(default_factory=list)
 
     def uses(self, step: Mapping[str, Any], given: dict[str, str]) -> ActionResult:
         """What GitHub would do for a `uses:` step of README's workflow, here."""
         name = str(step["uses"])
         if is_this_action(name):
-            self.action = run_action(self.action_path, given, self.job, STEP_TIMEOUT)
-            return self.action
+            self.actions.append(run_action(self.action_path, given, self.job, STEP_TIMEOUT))
+            return self.actions[-1]
         if name.startswith(("actions/checkout@", "actions/setup-python@")):
             return ActionResult(False, {})  # the workspace is the checkout; python3 is on PATH
         if name.startswith("actions/upload-artifact@"):
@@ -74,15 +74,15 @@ def action_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_checkout(tmp_path_factory.mktemp("actions") / "socket-harness")
 
 
-def user_repo(home: Path, action_path: Path, promises: str = "") -> UserRepo:
-    """README's profile (plus `promises`) and workflow in a scratch repository at `home`."""
+def user_repo(home: Path, action_path: Path) -> UserRepo:
+    """README's profile and workflow in a scratch repository at `home`."""
     profile, workflow = readme_blocks()
     steps = load_yaml(workflow)["jobs"]["conformance"]["steps"]
     workspace = write_echo_service(home / "workspace", base_image())
     (action,) = [step for step in steps if is_this_action(step)]
     target = workspace / action["with"]["target"]
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(profile + promises)
+    target.write_text(profile)
     env = user_env() | {"CI": "true", "GITHUB_ACTIONS": "true"}  # as on GitHub's runners
     context = {"github.sha": SESSION_ID}
     job = Job(workspace=workspace, temp=home / "runner-temp", env=env, context=context)
@@ -96,17 +96,31 @@ def junit_counts(path: Path) -> dict[str, int]:
     return {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
 
 
-def test_readmes_workflow_runs_the_suite_and_reports(action_path: Path, tmp_path: Path) -> None:
-    repo = user_repo(tmp_path, action_path)
+@dataclass(frozen=True)
+class Ran:
+    """README's workflow after one run: the repository, whether the job passed, its log."""
 
+    repo: UserRepo
+    passed: bool
+    log: str
+
+
+@pytest.fixture(scope="module")
+def readmes_job(action_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    """README's workflow, run once in a scratch repository (a fresh runner temp directory)."""
+    repo = user_repo(tmp_path_factory.mktemp("user"), action_path)
     passed = repo.run()
+    return Ran(repo, passed, "\n".join(repo.job.log))
 
-    log = "\n".join(repo.job.log)
-    assert passed, log
-    assert repo.action is not None, "README's workflow has no socket-harness step"
-    report = Path(repo.action.outputs["report"])
-    assert report == repo.job.workspace / "socket-harness-report", repo.action.outputs
-    assert repo.uploaded == [report]
+
+def test_readmes_workflow_runs_the_suite_and_reports(readmes_job: Ran) -> None:
+    repo, log = readmes_job.repo, readmes_job.log
+
+    assert readmes_job.passed, log
+    (action,) = repo.actions[:1]  # README's one use of the action (the next test adds one)
+    report = Path(action.outputs["report"])
+    assert report == repo.job.workspace / "socket-harness-report", action.outputs
+    assert repo.uploaded[:1] == [report]
     for name in ("matrix.md", "matrix.html", "junit.xml"):
         assert (report / name).is_file(), f"{name} missing from {report}\n{log}"
     counts = junit_counts(report / "junit.xml")
@@ -119,24 +133,32 @@ def test_readmes_workflow_runs_the_suite_and_reports(action_path: Path, tmp_path
     assert list(venv.glob("lib/python3*/site-packages/socket_harness/conformance")), log
 
 
-def test_a_broken_promise_fails_the_step_and_still_leaves_the_report(
-    action_path: Path, tmp_path: Path
+def test_a_second_use_in_the_job_with_a_broken_promise_fails_and_leaves_its_report(
+    readmes_job: Ran,
 ) -> None:
-    """A declared 16-byte message limit the echo does not keep, and the `args` input naming
-    those checks: the step fails, the upload step (`if: always()`) still finds the report."""
-    repo = user_repo(tmp_path, action_path, "\n[promises.max_message_bytes]\nlimit = 16\n")
-    for step in repo.steps:
-        if is_this_action(step):
-            step["with"]["args"] = "--check 'limit/'"  # quoted: split as a shell would
+    """The same job uses the action again (its venv is there already), for a second profile:
+    README's with a declared 16-byte message limit the echo does not keep, its own report
+    directory, and the `args` input naming those checks. The step fails; the upload step
+    (`if: always()`) still finds the second report."""
+    repo = readmes_job.repo
+    profile, _ = readme_blocks()
+    broken = repo.job.workspace / "conformance" / "broken.toml"
+    broken.write_text(profile + "\n[promises.max_message_bytes]\nlimit = 16\n")
+    at = next(index for index, step in enumerate(repo.steps) if is_this_action(step))
+    with_ = {"target": "conformance/broken.toml", "report": "broken-report"}
+    with_["args"] = "--check 'limit/'"  # quoted: split as a shell would
+    steps = [dict(repo.steps[at], **{"with": with_}), *repo.steps[at + 1 :]]  # and the upload
+    before = len(repo.actions), len(repo.uploaded)
 
-    passed = repo.run()
+    passed = run_job(steps, repo.job, repo.uses, STEP_TIMEOUT)
 
     log = "\n".join(repo.job.log)
     assert not passed, log
-    assert repo.action is not None, "README's workflow has no socket-harness step"
-    assert repo.action.failed, log
-    report = Path(repo.action.outputs["report"])
-    assert repo.uploaded == [report]
+    (action,) = repo.actions[before[0] :]
+    assert action.failed, log
+    report = Path(action.outputs["report"])
+    assert report == repo.job.workspace / "broken-report"
+    assert repo.uploaded[before[1] :] == [report]
     counts = junit_counts(report / "junit.xml")
     assert counts["failures"] == 1, (counts, log)
     assert counts["tests"] < CHECKS, counts  # --check limit/ reached pytest

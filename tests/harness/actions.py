@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,7 @@ class Job:
             "RUNNER_TEMP": str(self.temp),
         }
         environment |= {name: evaluate(str(value), context) for name, value in env.items()}
+        started = time.monotonic()
         try:
             done = subprocess.run(
                 [*BASH, str(path)],
@@ -132,7 +134,9 @@ class Job:
             )
         except subprocess.TimeoutExpired:
             raise ActionProblem(f"step {self._count} took more than {timeout:.0f} s") from None
-        self.log.append(f"--- step {self._count} (exit {done.returncode})\n{done.stdout}")
+        took = time.monotonic() - started
+        self.log.append(f"--- step {self._count}: exit {done.returncode}, {took:.1f} s")
+        self.log.append(done.stdout)
         return done.returncode, parse_outputs(outputs.read_text())
 
 
