@@ -10,7 +10,7 @@ help:
 	@echo "make test-fast / test-containers - one tier only (WORKERS=N: workers; default one per core)"
 	@echo "make durations - run both tiers and store each test's time in .test_durations (commit it)"
 	@echo "make conformance - the conformance suite against every shipped target (reports/conformance)"
-	@echo "make lint    - ruff, mypy, and the GitHub workflow (schema and actionlint)"
+	@echo "make lint    - ruff, mypy, the GitHub workflow and action.yml (schemas, actionlint)"
 	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"

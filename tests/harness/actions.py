@@ -174,13 +174,20 @@ def run_action(
 ) -> ActionResult:
     """Run the composite action in `action_dir` (its action.yml) with inputs `given` (a
     `with:` block, values already evaluated) as a step of `job`; each step may take
-    `timeout` seconds. ActionProblem for an input the action does not declare, a required one
-    missing, or a step that is not a bash `run:` step."""
-    action = load_yaml((action_dir / "action.yml").read_text())
+    `timeout` seconds. ActionProblem for an input the action does not declare (given, or used
+    in an expression), a required one missing, or a step that is not a bash `run:` step."""
+    action_text = (action_dir / "action.yml").read_text()
+    action = load_yaml(action_text)
     declared: dict[str, Any] = action.get("inputs") or {}
     unknown = sorted(set(given) - set(declared))
     if unknown:
         raise ActionProblem(f"inputs {unknown} are not declared in action.yml ({sorted(declared)})")
+    # Before any step runs, so a misspelt input fails at once, not after the install.
+    misspelt = {m.group(1) for m in EXPRESSION.finditer(action_text)}
+    misspelt = {name for name in misspelt if name.startswith("inputs.")}
+    misspelt -= {f"inputs.{name}" for name in declared}
+    if misspelt:
+        raise ActionProblem(f"action.yml uses {sorted(misspelt)}: not declared inputs")
     context = dict(job.context, **{"github.action_path": str(action_dir)})
     for name, spec in declared.items():
         if name not in given and spec.get("required") and "default" not in spec:

@@ -13,32 +13,10 @@ from pathlib import Path
 
 from tests.harness.images import ROOT
 
-# The user's service: every line back as it came, on port 9000. Nothing of this project in it.
-ECHO_PY = '''\
-"""A line echo on port 9000: each line back as it came, no greeting, no prefix."""
-import signal
-import socketserver
-import sys
-
-
-class Echo(socketserver.StreamRequestHandler):
-    def handle(self):
-        try:
-            for line in self.rfile:
-                self.wfile.write(line)
-        except OSError:  # a peer that resets is its own business
-            pass
-
-
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-with Server(("0.0.0.0", 9000), Echo) as server:
-    server.serve_forever()
-'''
+# The user's service: every line back as it came, no greeting, no prefix; nothing of this
+# project in it (it imports only the standard library).
+ECHO_PY = ROOT / "tests" / "fast" / "line_echo.py"
+ECHO_PORT = 9000
 
 # Its Dockerfile; {base} is the base image ci/bootstrap.sh chose (images.base_image()).
 ECHO_DOCKERFILE = """\
@@ -46,15 +24,14 @@ FROM {base}
 COPY echo.py /srv/echo.py
 USER 10001:10001
 EXPOSE 9000
-CMD ["python3", "-u", "/srv/echo.py"]
+CMD ["python3", "-u", "/srv/echo.py", "9000", "0.0.0.0"]
 """
-ECHO_PORT = 9000
 
 
 def write_echo_service(directory: Path, base: str) -> Path:
     """Write echo.py and a Dockerfile FROM `base` into `directory` (created): the build context."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "echo.py").write_text(ECHO_PY)
+    shutil.copy(ECHO_PY, directory / "echo.py")
     (directory / "Dockerfile").write_text(ECHO_DOCKERFILE.format(base=base))
     return directory
 
