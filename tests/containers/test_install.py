@@ -31,8 +31,14 @@ from docker.models.containers import Container
 
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import SESSION_ID, harness_labels
+from tests.harness.user_repo import (
+    CHECKS,
+    WIRE_CHECKS,
+    copy_checkout,
+    user_env,
+    write_echo_service,
+)
 from tests.harness.user_repo import ECHO_PORT as PORT
-from tests.harness.user_repo import copy_checkout, user_env, write_echo_service
 from tests.harness.waiting import wait_until
 
 # Installing (the build backend and three dependencies from PyPI, or pip's cache) and
@@ -42,7 +48,6 @@ pytestmark = pytest.mark.timeout(600)
 INSTALL_TIMEOUT = 300.0  # seconds: `pip install` of the checkout, dependencies included
 BUILD_TIMEOUT = 300.0  # seconds: the user's image, one COPY on the base image
 RUN_TIMEOUT = 180.0  # seconds: the whole conformance suite against the echo
-CHECKS = 12
 
 # The user's profile, as docs/targets.md and targets/socat-echo.toml show it.
 PROFILE = """\
@@ -60,7 +65,6 @@ ack_prefix = ""
 {promises}"""
 
 # The checks a line echo passes with no promise declared: the wire's own.
-WIRE_CHECKS = ("payload/echo-exact", "payload/pipelined-in-order", "faults/reset-then-serves")
 CONTAINER_CHECKS = ("graceful-stop/drains-and-exits", "max-sessions/exits-after-n")
 
 

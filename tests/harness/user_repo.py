@@ -17,6 +17,10 @@ from tests.harness.images import ROOT
 # project in it (it imports only the standard library).
 ECHO_PY = ROOT / "tests" / "fast" / "line_echo.py"
 ECHO_PORT = 9000
+# What the whole conformance suite does against it with a profile that declares no promise:
+# CHECKS checks (socket_harness/conformance), these pass, the rest are "not declared".
+CHECKS = 12
+WIRE_CHECKS = ("payload/echo-exact", "payload/pipelined-in-order", "faults/reset-then-serves")
 
 # Its Dockerfile; {base} is the base image ci/bootstrap.sh chose (images.base_image()).
 ECHO_DOCKERFILE = """\
