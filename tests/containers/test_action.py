@@ -30,7 +30,6 @@ from tests.harness.actions import (
     run_job,
 )
 from tests.harness.images import base_image
-from tests.harness.labels import SESSION_ID
 from tests.harness.user_repo import (
     CHECKS,
     WIRE_CHECKS,
@@ -88,8 +87,7 @@ def user_repo(home: Path, action_path: Path) -> UserRepo:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(profile)
     env = user_env() | {"CI": "true", "GITHUB_ACTIONS": "true"}  # as on GitHub's runners
-    context = {"github.sha": SESSION_ID}
-    job = Job(workspace=workspace, temp=home / "runner-temp", env=env, context=context)
+    job = Job(workspace=workspace, temp=home / "runner-temp", env=env)
     return UserRepo(job, steps, action_path)
 
 

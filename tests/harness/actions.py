@@ -6,7 +6,7 @@ workspace, with GITHUB_ACTION_PATH, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and RUNNE
 set and every `${{ ... }}` already replaced by its value. This module does exactly that,
 so a test runs action.yml's own steps rather than a copy of them. It knows the contexts
 the action and README's workflow use (inputs, steps' outputs, github.action_path,
-github.workspace, github.sha, runner.temp) and `if: always()`; anything else, and an input
+github.workspace, runner.temp) and `if: always()`; anything else, and an input
 the action does not declare, is ActionProblem: where GitHub would quietly substitute an
 empty string, the test says what is wrong.
 """
