@@ -11,7 +11,7 @@ help:
 	@echo "make durations - run both tiers and store each test's time in .test_durations (commit it)"
 	@echo "make conformance - the conformance suite against every shipped target (reports/conformance, README's matrix)"
 	@echo "make conformance-readme - README's matrix from the last make conformance, nothing run"
-	@echo "make lint    - ruff, mypy, and the GitHub workflow (schema and actionlint)"
+	@echo "make lint    - ruff, mypy, the GitHub workflow and action.yml (schemas, actionlint)"
 	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"

@@ -217,10 +217,12 @@ lint() {
     .venv/bin/python -m ruff check . || status=1
     .venv/bin/python -m ruff format --check . || status=1
     .venv/bin/python -m mypy || status=1
-    # The GitHub workflow, offline: GitHub's own schema (shipped in check-jsonschema),
-    # then actionlint's checks of expressions, job graphs and action inputs.
+    # The GitHub workflow and the composite action, offline: GitHub's own schemas (shipped
+    # in check-jsonschema), then actionlint's checks of expressions, job graphs and action
+    # inputs (the workflow's `uses: ./` against the inputs action.yml declares).
     .venv/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml ||
         status=1
+    .venv/bin/check-jsonschema --builtin-schema vendor.github-actions action.yml || status=1
     .venv/bin/actionlint .github/workflows/*.yml || status=1
     return "$status"
 }

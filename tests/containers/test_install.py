@@ -17,9 +17,7 @@ must fail, with the first difference and the command that re-runs just that chec
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import venv
@@ -31,9 +29,16 @@ import docker.errors
 import pytest
 from docker.models.containers import Container
 
-from tests.containers.test_conformance import CHECKS
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import SESSION_ID, harness_labels
+from tests.harness.user_repo import (
+    CHECKS,
+    WIRE_CHECKS,
+    copy_checkout,
+    user_env,
+    write_echo_service,
+)
+from tests.harness.user_repo import ECHO_PORT as PORT
 from tests.harness.waiting import wait_until
 
 # Installing (the build backend and four dependencies from PyPI, or pip's cache) and
@@ -43,42 +48,6 @@ pytestmark = pytest.mark.timeout(600)
 INSTALL_TIMEOUT = 300.0  # seconds: `pip install` of the checkout, dependencies included
 BUILD_TIMEOUT = 300.0  # seconds: the user's image, one COPY on the base image
 RUN_TIMEOUT = 180.0  # seconds: the whole conformance suite against the echo
-PORT = 9000
-
-# The user's service: every line back as it came. Nothing of this project in it.
-ECHO_PY = '''\
-"""A line echo on port 9000: each line back as it came, no greeting, no prefix."""
-import signal
-import socketserver
-import sys
-
-
-class Echo(socketserver.StreamRequestHandler):
-    def handle(self):
-        try:
-            for line in self.rfile:
-                self.wfile.write(line)
-        except OSError:  # a peer that resets is its own business
-            pass
-
-
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-with Server(("0.0.0.0", 9000), Echo) as server:
-    server.serve_forever()
-'''
-
-DOCKERFILE = """\
-FROM {base}
-COPY echo.py /srv/echo.py
-USER 10001:10001
-EXPOSE 9000
-CMD ["python3", "-u", "/srv/echo.py"]
-"""
 
 # The user's profile, as docs/targets.md and targets/socat-echo.toml show it.
 PROFILE = """\
@@ -96,12 +65,6 @@ ack_prefix = ""
 {promises}"""
 
 # The checks a line echo passes with no promise declared: the wire's own.
-WIRE_CHECKS = (
-    "payload/echo-exact",
-    "payload/pipelined-in-order",
-    "payload/any-chunking",
-    "faults/reset-then-serves",
-)
 # Checks of seed's one read: not applicable to a target with no seed listener.
 SEED_CHECKS = ("payload/seed-one-read-8192", "payload/seed-split-write")
 CONTAINER_CHECKS = (
@@ -110,28 +73,6 @@ CONTAINER_CHECKS = (
     "max-sessions/exits-after-n",
     "payload/seed-one-read-8192",
 )
-
-
-def copy_checkout(destination: Path) -> Path:
-    """What a clone of this checkout holds (tracked and new, unignored files; symlinks kept)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=30,
-    ).stdout.split(b"\0")
-    for name in filter(None, listed):
-        source = ROOT / os.fsdecode(name)
-        if not source.is_symlink() and not source.exists():
-            continue  # deleted in the work tree, not yet in the index
-        target = destination / os.fsdecode(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            target.symlink_to(os.readlink(source))
-        else:
-            shutil.copy2(source, target)
-    return destination
 
 
 @pytest.fixture(scope="module")
@@ -157,20 +98,10 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def user_env() -> dict[str, str]:
-    """The user's environment: no CI=true, nothing pointing into this repository."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    for key in ("CI", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
-        env.pop(key, None)
-    return env
-
-
 @pytest.fixture(scope="module")
 def echo_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The user's own image (a tag of its own), built with the Docker SDK; removed afterwards."""
-    context = tmp_path_factory.mktemp("echo-image")
-    (context / "echo.py").write_text(ECHO_PY)
-    (context / "Dockerfile").write_text(DOCKERFILE.format(base=base_image()))
+    context = write_echo_service(tmp_path_factory.mktemp("echo-image"), base_image())
     tag = f"socket-harness-test/my-echo:{SESSION_ID}"
     client = docker.from_env(timeout=int(BUILD_TIMEOUT))
     try:

@@ -1,8 +1,9 @@
 """A socat-like line echo for tests: each line back as it came, no greeting, no prefix.
 
-`python tests/fast/line_echo.py [PORT]` listens on 127.0.0.1 (port 0: any free one),
-prints the port it got on stdout, then serves until SIGTERM. Nothing of this project
-is imported: it stands for a service nobody here wrote.
+`python tests/fast/line_echo.py [PORT [HOST]]` listens on HOST (default 127.0.0.1; in a
+container 0.0.0.0) and PORT (0: any free one), prints the port it got on stdout, then
+serves until SIGTERM. Nothing of this project is imported: it stands for a service nobody
+here wrote (tests/harness/user_repo.py also puts it in a user's image).
 """
 
 import signal
@@ -26,6 +27,8 @@ class Server(socketserver.ThreadingTCPServer):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with Server(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Echo) as server:
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    with Server((host, port), Echo) as server:
         print(server.server_address[1], flush=True)
         server.serve_forever()
