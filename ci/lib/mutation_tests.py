@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -67,7 +68,7 @@ def baseline_tests(table: dict[str, list[str]], path: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Find the mutated file, then exec (or with --print, print) its tests' command."""
+    """Find the mutated file, then run (or with --print, print) its tests' command."""
     parser = argparse.ArgumentParser(description="The tests for the file a mutant changed.")
     parser.add_argument("map", type=Path, help="ci/mutation-map.toml")
     parser.add_argument("root", type=Path, help="the checkout the scratch tree was copied from")
@@ -77,8 +78,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     table = load_map(args.map)
     if args.baseline:
-        command = command_for(baseline_tests(table, args.baseline))
-        os.execv(command[0], command)
+        return subprocess.call(command_for(baseline_tests(table, args.baseline)))
     changed = changed_files(sorted(table), Path.cwd(), args.root)
     if len(changed) != 1:
         what = ", ".join(changed) or "none"
@@ -89,8 +89,7 @@ def main(argv: list[str]) -> int:
         print(changed[0])
         print(shlex.join(command))
         return 0
-    sys.stdout.flush()
-    os.execv(command[0], command)
+    return subprocess.call(command)  # cosmic-ray kills its whole process group on timeout
 
 
 if __name__ == "__main__":
