@@ -43,11 +43,11 @@ def mutated_files() -> set[str]:
 
 
 def select(
-    tree: Path, *extra: str, env: dict[str, str] | None = None
+    tree: Path, *, run: bool = False, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the selector with `--print` (or `extra`) in `tree`; its exit, stdout and stderr."""
+    """Run the selector in `tree` with `--print` (`run`: for real); exit, stdout, stderr."""
     return subprocess.run(
-        [sys.executable, str(SELECTOR), str(MAP), str(ROOT), *(extra or ("--print",))],
+        [sys.executable, str(SELECTOR), str(MAP), str(ROOT), *([] if run else ["--print"])],
         cwd=tree,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -118,3 +118,20 @@ def test_not_exactly_one_changed_file_is_one_line_and_exit_2(tree: Path, edits: 
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("mutation_tests: one mutated file expected, found ")
+
+
+def test_the_mutated_files_bytecode_never_outlives_its_run(tree: Path) -> None:
+    # A .pyc is trusted by mtime (whole seconds) and size: one of a mutant could pass for
+    # the restored file's, so the selector removes the mutated file's, Python's and pytest's.
+    cache = tree / "protocol" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    mine = [cache / "line.cpython-311.pyc", cache / "line.cpython-311-pytest-8.3.5.pyc"]
+    other = cache / "url.cpython-311.pyc"
+    for pyc in (*mine, other):
+        pyc.write_bytes(b"stale")
+    with (tree / "protocol" / "line.py").open("a") as handle:
+        handle.write("# a mutant\n")
+    result = select(tree, run=True, env={"MUTATION_TESTS": "--version"})
+    assert result.returncode == 0, result.stderr
+    assert not [pyc.name for pyc in mine if pyc.exists()]
+    assert other.read_bytes() == b"stale"
