@@ -16,6 +16,8 @@ from socket_harness.protocol import Endpoint, Framing, parse_endpoint
         ("line://server:9001", Endpoint(Framing.LINE, "server", 9001)),
         ("frame://127.0.0.1:0", Endpoint(Framing.FRAME, "127.0.0.1", 0)),
         ("line://[::1]:9001", Endpoint(Framing.LINE, "::1", 9001)),
+        # The largest TCP port: "a number from 0 to 65535" includes its bound.
+        ("frame://127.0.0.1:65535", Endpoint(Framing.FRAME, "127.0.0.1", 65535)),
     ],
 )
 def test_valid_urls_parse(url: str, expected: Endpoint) -> None:
