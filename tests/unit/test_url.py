@@ -27,7 +27,11 @@ def test_valid_urls_parse(url: str, expected: Endpoint) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://h:1", "line://h", "line://:80", "line://h:99999", "line://h:1/x", "h:1", "line://h:x"],
+    [
+        *("http://h:1", "line://h", "line://:80", "line://h:99999", "line://h:1/x", "h:1"),
+        # a query, a fragment, user info: each alone is "more" than HOST:PORT
+        *("line://h:x", "line://h:1?x", "line://h:1#x", "line://u@h:1"),
+    ],
 )
 def test_invalid_urls_are_refused_plainly(url: str) -> None:
     with pytest.raises(ValueError, match=r"line://|scheme|port|HOST"):
