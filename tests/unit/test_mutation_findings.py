@@ -145,3 +145,20 @@ def test_unexpected_bytes_are_quoted_up_to_80_bytes() -> None:
         parse_seed_response(body)
     assert repr(body[:80]) in str(raised.value)
     assert repr(body[:81]) not in str(raised.value)
+
+
+# docs/protocol.md: the greeting's body, 测试成功! without its newline.
+GREETING_BODY = bytes.fromhex("e6b58be8af95e68890e58a9f21")
+
+
+@pytest.mark.covers("replies/classify")
+@pytest.mark.parametrize(
+    "body",
+    [GREETING_BODY + b"!", GREETING_BODY + b"\n", b"\xff", GREETING_BODY[:-1]],
+    ids=["greeting-and-more", "greeting-and-newline", "ff", "greeting-cut-short"],
+)
+def test_only_the_greeting_itself_is_a_greeting(body: bytes) -> None:
+    # Bytes that sort before or after the greeting, or start with it, are not it.
+    assert classify_body(GREETING_BODY, GREETING_BODY) == Greeting()
+    with pytest.raises(ProtocolError):
+        classify_body(body, GREETING_BODY)
