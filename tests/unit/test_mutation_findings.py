@@ -24,6 +24,7 @@ from socket_harness.protocol import (
     encode_frame,
     parse_endpoint,
     parse_seed_response,
+    reply_limit,
 )
 from socket_harness.server.config import parse_config
 
@@ -162,3 +163,10 @@ def test_only_the_greeting_itself_is_a_greeting(body: bytes) -> None:
     assert classify_body(GREETING_BODY, GREETING_BODY) == Greeting()
     with pytest.raises(ProtocolError):
         classify_body(body, GREETING_BODY)
+
+
+@pytest.mark.covers("replies/classify")
+def test_the_longest_reply_is_an_ack_of_the_longest_message() -> None:
+    # docs/protocol.md: an ack is 收到的信息: (16 bytes of UTF-8) followed by the message.
+    assert reply_limit(0) == 16
+    assert reply_limit(2 * 1024 * 1024) == 2 * 1024 * 1024 + 16
