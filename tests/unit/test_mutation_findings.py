@@ -170,3 +170,22 @@ def test_the_longest_reply_is_an_ack_of_the_longest_message() -> None:
     # docs/protocol.md: an ack is 收到的信息: (16 bytes of UTF-8) followed by the message.
     assert reply_limit(0) == 16
     assert reply_limit(2 * 1024 * 1024) == 2 * 1024 * 1024 + 16
+
+
+@pytest.mark.covers("server/health")
+@pytest.mark.parametrize("address", [":9099", "127.0.0.1:", "9099", "127.0.0.1:65536"])
+def test_a_health_address_without_its_host_or_port_is_a_usage_error(
+    address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README "Server": `--health HOST:PORT`; a bad value is a usage error (exit 2).
+    with pytest.raises(SystemExit) as exited:
+        parse_config(["--health", address], environ={})
+    assert exited.value.code == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err
+
+
+def test_a_health_address_is_host_and_port() -> None:
+    health = parse_config(["--health", "127.0.0.1:9099"], environ={}).health
+    assert health is not None
+    assert (health.host, health.port) == ("127.0.0.1", 9099)
+    assert parse_config(["--health", ""], environ={}).health is None
