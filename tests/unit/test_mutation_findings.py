@@ -28,6 +28,9 @@ from socket_harness.protocol import (
 )
 from socket_harness.server.config import parse_config
 
+# docs/protocol.md: the greeting's body, 测试成功! without its newline.
+GREETING_BODY = bytes.fromhex("e6b58be8af95e68890e58a9f21")
+
 
 class _Sized:
     """A stand-in body of `size` bytes that allocates none (2**32 real bytes is 4 GiB)."""
@@ -128,6 +131,7 @@ def test_replies_and_endpoints_are_immutable_values() -> None:
         (Ack(b"x"), "payload"),
         (ServerError(ErrorReason("busy")), "reason"),
         (parse_endpoint("line://127.0.0.1:9001"), "port"),
+        (parse_seed_response(GREETING_BODY + b"\n"), "greeted"),
     ]
     for value, field in values:
         assert hash(value) == hash(value)
@@ -146,10 +150,6 @@ def test_unexpected_bytes_are_quoted_up_to_80_bytes() -> None:
         parse_seed_response(body)
     assert repr(body[:80]) in str(raised.value)
     assert repr(body[:81]) not in str(raised.value)
-
-
-# docs/protocol.md: the greeting's body, 测试成功! without its newline.
-GREETING_BODY = bytes.fromhex("e6b58be8af95e68890e58a9f21")
 
 
 @pytest.mark.covers("replies/classify")
@@ -189,3 +189,16 @@ def test_a_health_address_is_host_and_port() -> None:
     assert health is not None
     assert (health.host, health.port) == ("127.0.0.1", 9099)
     assert parse_config(["--health", ""], environ={}).health is None
+
+
+@pytest.mark.covers("seed/parse-response")
+@pytest.mark.parametrize(
+    "rest",
+    [b"XXX busy\n", b"ERR busy", b"ERR busy\r\n"],
+    ids=["no-err-prefix", "no-newline", "cr-before-newline"],
+)
+def test_a_seed_error_is_err_a_reason_and_a_newline_nothing_else(rest: bytes) -> None:
+    # docs/protocol.md: `ERR <reason>\n`, literally; anything near it fits no reply.
+    assert parse_seed_response(GREETING_BODY + b"\nERR busy\n").error == ErrorReason("busy")
+    with pytest.raises(ProtocolError):
+        parse_seed_response(GREETING_BODY + b"\n" + rest)
