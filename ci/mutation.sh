@@ -2,17 +2,19 @@
 # `make mutation`: mutation testing of protocol/ and server/ with cosmic-ray (pinned in
 # requirements-mutation.txt). Each mutant is applied to a scratch copy of the tree
 # (build/mutation/tree: the checkout's files, uncommitted ones too) and the fast tests
-# for that path run against it (-x: the first failure kills the mutant). Prints the
-# score and every survivor with its diff; docs/mutation.md says what each known
-# survivor is (equivalent, or the test that now kills it).
+# that ci/mutation-map.toml gives that file run against it (ci/lib/mutation_tests.py;
+# -x: the first failure kills the mutant). Prints the score and every survivor with its
+# diff; docs/mutation.md says what each known survivor is (equivalent, or the test that
+# now kills it).
 #
 # Env:
 #   MUTATION_PATHS    what to mutate, files or folders (default: "protocol server")
 #   MUTATION_BUDGET   seconds for one path's mutants (default 1500); work left when it
 #                     runs out is reported as pending, never as killed
-#   MUTATION_TIMEOUT  seconds one mutant's tests may take (default: 30 for protocol/,
+#   MUTATION_TIMEOUT  seconds one mutant's tests may take (default: 60 for protocol/,
 #                     240 for server/); a mutant that runs past it counts as killed
-#   MUTATION_TESTS    the pytest arguments for every path (default: per path, below)
+#   MUTATION_TESTS    the pytest arguments for every mutant (default: the tests that
+#                     ci/mutation-map.toml gives the mutated file)
 #   MUTATION_FRESH=1  start again (otherwise an interrupted session goes on where it was)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,17 +45,16 @@ excluded='"core/ReplaceBinaryOperator_.*_(Pow|RShift|LShift|BitOr|BitAnd|BitXor|
 excluded+=' "core/ReplaceBinaryOperator_BitOr_.*",'
 excluded+=' "core/ReplaceComparisonOperator_.*_(Is|IsNot)$", "core/Variable(Inserter|Replacer)"'
 
+map=$root/ci/mutation-map.toml
+select=("$py/python" "$root/ci/lib/mutation_tests.py" "$map" "$root")
 total_killed=0 total_done=0 total_pending=0
 for path in $paths; do
+    # Each mutant runs only the tests ci/mutation-map.toml gives the file it changed.
     case "$path" in
-        # protocol/: the unit tests check the codecs against the reference model and the
-        # golden table (tests/oracle), in seconds; the map's own test has nothing to do here.
-        protocol*) tests="tests/unit --ignore=tests/unit/test_promises.py"
-            timeout=${MUTATION_TIMEOUT:-30} ;;
-        server*) tests="tests/fast/server"; timeout=${MUTATION_TIMEOUT:-240} ;;
+        protocol*) timeout=${MUTATION_TIMEOUT:-60} ;;
+        server*) timeout=${MUTATION_TIMEOUT:-240} ;;
         *) die "MUTATION_PATHS: $path is neither in protocol/ nor in server/" ;;
     esac
-    tests=${MUTATION_TESTS:-$tests}
     [ -e "$tree/$path" ] || die "MUTATION_PATHS: no $path in this checkout"
     name=$(printf '%s' "$path" | tr '/.' '__')
     config=$work/$name.toml
@@ -63,7 +64,7 @@ for path in $paths; do
 module-path = "$path"
 timeout = $timeout
 excluded-modules = ["**/__main__.py"]
-test-command = "$py/python -m pytest -x -q -p no:cacheprovider -m 'not container' $tests"
+test-command = "${select[*]}"
 
 [cosmic-ray.distributor]
 name = "local"
@@ -73,8 +74,9 @@ exclude-operators = [$excluded]
 EOF
     cd "$tree"
     if [ ! -f "$session" ]; then
-        say "$path: baseline (the tests must pass unmutated): $tests"
-        "$py/cosmic-ray" baseline "$config" >/dev/null || die "$path: the tests fail without a mutant"
+        say "$path: baseline (every test mapped under $path must pass unmutated)"
+        "${select[@]}" --baseline "$path" >"$work/$name.baseline.log" 2>&1 ||
+            die "$path: the tests fail without a mutant (see $work/$name.baseline.log)"
         "$py/cosmic-ray" init "$config" "$session"
         "$py/cr-filter-operators" "$session" "$config"
         "$py/cr-filter-pragma" "$session"

@@ -116,6 +116,8 @@ class Connection(asyncio.Protocol):
             self.abort()
             return
         self._out.send(self.codec.greeting)
+        # The kernel taking the greeting is not the peer draining: not idle-check activity.
+        self._sent_at_check = self._out.sent
         idle = self._owner.settings.idle_timeout
         if idle:
             self._timer = self._loop.call_later(idle, self._check_idle)

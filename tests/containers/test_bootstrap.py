@@ -90,6 +90,7 @@ def apt_state() -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.covers("bootstrap/idempotent")
 def test_bootstrap_again_changes_nothing_and_says_what_it_found(
     default_base: str, tmp_path: Path
 ) -> None:
@@ -103,6 +104,7 @@ def test_bootstrap_again_changes_nothing_and_says_what_it_found(
     assert apt_state() == apt_before
 
 
+@pytest.mark.covers("bootstrap/base-image")
 def test_base_image_present_locally_is_used_as_is(
     default_base: str, docker_client: docker.DockerClient, scratch_tags: list[str], tmp_path: Path
 ) -> None:
@@ -116,6 +118,7 @@ def test_base_image_present_locally_is_used_as_is(
     assert f"BASE_IMAGE={mine} is present locally" in result.stderr
 
 
+@pytest.mark.covers("bootstrap/base-image")
 def test_base_image_that_can_be_pulled_is_pulled(
     default_base: str, scratch_tags: list[str], tmp_path: Path
 ) -> None:
@@ -150,6 +153,7 @@ def test_base_image_that_can_be_pulled_is_pulled(
     assert calls.read_text() == f"pull {wanted}\n"
 
 
+@pytest.mark.covers("bootstrap/base-image")
 def test_base_image_that_cannot_be_had_falls_back_to_the_offline_one(
     default_base: str, tmp_path: Path
 ) -> None:
@@ -164,6 +168,7 @@ def test_base_image_that_cannot_be_had_falls_back_to_the_offline_one(
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.covers("bootstrap/base-image")
 def test_base_image_is_built_offline_when_none_is_there_then_reused(
     docker_client: docker.DockerClient, scratch_tags: list[str], tmp_path: Path
 ) -> None:
@@ -237,6 +242,7 @@ def test_base_image_is_built_offline_when_none_is_there_then_reused(
         ),
     ],
 )
+@pytest.mark.covers("bootstrap/mirror")
 def test_mirror_is_read_from_the_apt_configuration(
     tmp_path: Path, files: dict[str, str], mirror: str | None
 ) -> None:

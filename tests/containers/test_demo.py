@@ -88,6 +88,7 @@ def demo_project(images: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT + 180)
+@pytest.mark.covers("compose/make-demo")
 def test_make_demo_shows_five_answers_and_every_container_exits_zero(
     demo_project: str, images: dict[str, str]
 ) -> None:
@@ -108,6 +109,7 @@ def test_make_demo_shows_five_answers_and_every_container_exits_zero(
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT + 180)
+@pytest.mark.covers("compose/make-demo", "troubleshooting/demo-failed")
 def test_make_demo_fails_when_a_client_fails(demo_project: str, tmp_path: Path) -> None:
     # The server still ends after five sessions, but refuses every message as too large.
     override = tmp_path / "refuse.yaml"

@@ -72,6 +72,7 @@ PROFILE_READER = {"errors.py", "load.py", "profile.py", "toml_lines.py", "valida
 
 
 @pytest.mark.parametrize("app", ["server", "client"])
+@pytest.mark.covers("images/server-size", "images/client-size")
 def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
     images: dict[str, str], docker_client: docker.DockerClient, app: str
 ) -> None:
@@ -156,6 +157,7 @@ def seed_exchange(server: ServerContainer) -> bytes:
         return read_up_to(sock, 1 << 16)
 
 
+@pytest.mark.covers("images/one-identity-per-build")
 def test_two_checkouts_build_at_once_and_each_runs_its_own_server(
     images: dict[str, str],
     builds_side_by_side: tuple[BuiltImage, BuiltImage],
@@ -180,6 +182,7 @@ def test_two_checkouts_build_at_once_and_each_runs_its_own_server(
     assert theirs.container.get_wrapped_container().attrs["Image"] == other.id
 
 
+@pytest.mark.covers("images/metadata")
 def test_server_image_metadata(images: dict[str, str], docker_client: docker.DockerClient) -> None:
     config = docker_client.images.get(images["server"]).attrs["Config"]
     assert config["User"] == f"{SERVICE_UID}:{SERVICE_UID}"
@@ -242,6 +245,7 @@ def exec_python(container: Container, code: str) -> tuple[int, str]:
     return exit_code, output.decode(errors="replace")
 
 
+@pytest.mark.covers("images/metadata")
 def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container) -> None:
     # Healthy means the probe and the server both work under these locks.
     wait_until(lambda: health_status(hardened_server) == "healthy", timeout=30, what="healthy")

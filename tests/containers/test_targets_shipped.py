@@ -254,6 +254,7 @@ def try_connect(ip: str) -> socket.socket | None:
 # --- php-tutorial ------------------------------------------------------------------
 
 
+@pytest.mark.covers("targets/php-tutorial")
 def test_php_tutorial_answers_the_tutorial_exchange_byte_for_byte(
     start_target: StartTarget,
 ) -> None:
@@ -269,6 +270,7 @@ def test_php_tutorial_answers_the_tutorial_exchange_byte_for_byte(
     )
 
 
+@pytest.mark.covers("targets/php-tutorial")
 def test_php_tutorial_listen_backlog_is_four(start_target: StartTarget) -> None:
     php = start_target("php-tutorial")
     # Client 1 is accepted and greeted, then never sends: the server waits in its one read
@@ -301,6 +303,7 @@ def test_php_tutorial_listen_backlog_is_four(start_target: StartTarget) -> None:
             sock.close()
 
 
+@pytest.mark.covers("targets/php-tutorial")
 def test_php_tutorial_exits_zero_after_five_clients(start_target: StartTarget) -> None:
     php = start_target("php-tutorial")
     conn = php.connect_when_ready()
@@ -316,6 +319,7 @@ def test_php_tutorial_exits_zero_after_five_clients(start_target: StartTarget) -
     assert "served 5 of 5 clients: exit 0" in php.logs()
 
 
+@pytest.mark.covers("targets/php-tutorial")
 def test_php_tutorial_stops_at_once_on_sigterm_when_idle(start_target: StartTarget) -> None:
     php = start_target("php-tutorial")
     with php.connect_when_ready() as conn:
@@ -329,6 +333,7 @@ def test_php_tutorial_stops_at_once_on_sigterm_when_idle(start_target: StartTarg
     assert "stopped by SIGTERM after 1 of 5 clients: exit 0" in php.logs()
 
 
+@pytest.mark.covers("targets/php-tutorial")
 def test_php_tutorial_answers_the_client_in_flight_before_stopping(
     start_target: StartTarget,
 ) -> None:
@@ -346,6 +351,7 @@ def test_php_tutorial_answers_the_client_in_flight_before_stopping(
 # --- socat-echo --------------------------------------------------------------------
 
 
+@pytest.mark.covers("targets/socat-echo")
 def test_socat_echo_returns_each_line_unchanged_with_no_greeting(
     start_target: StartTarget,
 ) -> None:
@@ -421,6 +427,7 @@ def test_host_client_takes_socat_s_constants_from_its_shipped_profile(
     assert done.stdout == b"hello\n"
 
 
+@pytest.mark.covers("targets/socat-echo")
 def test_socat_echo_exits_143_at_once_on_sigterm(start_target: StartTarget) -> None:
     socat = start_target("socat-echo")
     with socat.connect_when_ready() as conn:
@@ -477,6 +484,7 @@ def test_baseline_profile_loads_and_its_image_answers(
 
 # `shipped`, not `target`: that name is the plugin's fixture (the target under test).
 @pytest.mark.parametrize("shipped", TARGETS)
+@pytest.mark.covers("targets/service-user")
 def test_target_runs_as_the_numeric_service_user(start_target: StartTarget, shipped: str) -> None:
     started = start_target(shipped)
     started.connect_when_ready().close()

@@ -24,8 +24,12 @@ from socket_harness.protocol import (
     encode_frame,
     parse_endpoint,
     parse_seed_response,
+    reply_limit,
 )
 from socket_harness.server.config import parse_config
+
+# docs/protocol.md: the greeting's body, 测试成功! without its newline.
+GREETING_BODY = bytes.fromhex("e6b58be8af95e68890e58a9f21")
 
 
 class _Sized:
@@ -127,6 +131,7 @@ def test_replies_and_endpoints_are_immutable_values() -> None:
         (Ack(b"x"), "payload"),
         (ServerError(ErrorReason("busy")), "reason"),
         (parse_endpoint("line://127.0.0.1:9001"), "port"),
+        (parse_seed_response(GREETING_BODY + b"\n"), "greeted"),
     ]
     for value, field in values:
         assert hash(value) == hash(value)
@@ -145,3 +150,55 @@ def test_unexpected_bytes_are_quoted_up_to_80_bytes() -> None:
         parse_seed_response(body)
     assert repr(body[:80]) in str(raised.value)
     assert repr(body[:81]) not in str(raised.value)
+
+
+@pytest.mark.covers("replies/classify")
+@pytest.mark.parametrize(
+    "body",
+    [GREETING_BODY + b"!", GREETING_BODY + b"\n", b"\xff", GREETING_BODY[:-1]],
+    ids=["greeting-and-more", "greeting-and-newline", "ff", "greeting-cut-short"],
+)
+def test_only_the_greeting_itself_is_a_greeting(body: bytes) -> None:
+    # Bytes that sort before or after the greeting, or start with it, are not it.
+    assert classify_body(GREETING_BODY, GREETING_BODY) == Greeting()
+    with pytest.raises(ProtocolError):
+        classify_body(body, GREETING_BODY)
+
+
+@pytest.mark.covers("replies/classify")
+def test_the_longest_reply_is_an_ack_of_the_longest_message() -> None:
+    # docs/protocol.md: an ack is 收到的信息: (16 bytes of UTF-8) followed by the message.
+    assert reply_limit(0) == 16
+    assert reply_limit(2 * 1024 * 1024) == 2 * 1024 * 1024 + 16
+
+
+@pytest.mark.covers("server/health")
+@pytest.mark.parametrize("address", [":9099", "127.0.0.1:", "9099", "127.0.0.1:65536"])
+def test_a_health_address_without_its_host_or_port_is_a_usage_error(
+    address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README "Server": `--health HOST:PORT`; a bad value is a usage error (exit 2).
+    with pytest.raises(SystemExit) as exited:
+        parse_config(["--health", address], environ={})
+    assert exited.value.code == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err
+
+
+def test_a_health_address_is_host_and_port() -> None:
+    health = parse_config(["--health", "127.0.0.1:9099"], environ={}).health
+    assert health is not None
+    assert (health.host, health.port) == ("127.0.0.1", 9099)
+    assert parse_config(["--health", ""], environ={}).health is None
+
+
+@pytest.mark.covers("seed/parse-response")
+@pytest.mark.parametrize(
+    "rest",
+    [b"XXX busy\n", b"ERR busy", b"ERR busy\r\n"],
+    ids=["no-err-prefix", "no-newline", "cr-before-newline"],
+)
+def test_a_seed_error_is_err_a_reason_and_a_newline_nothing_else(rest: bytes) -> None:
+    # docs/protocol.md: `ERR <reason>\n`, literally; anything near it fits no reply.
+    assert parse_seed_response(GREETING_BODY + b"\nERR busy\n").error == ErrorReason("busy")
+    with pytest.raises(ProtocolError):
+        parse_seed_response(GREETING_BODY + b"\n" + rest)

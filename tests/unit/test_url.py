@@ -16,6 +16,8 @@ from socket_harness.protocol import Endpoint, Framing, parse_endpoint
         ("line://server:9001", Endpoint(Framing.LINE, "server", 9001)),
         ("frame://127.0.0.1:0", Endpoint(Framing.FRAME, "127.0.0.1", 0)),
         ("line://[::1]:9001", Endpoint(Framing.LINE, "::1", 9001)),
+        # The largest TCP port: "a number from 0 to 65535" includes its bound.
+        ("frame://127.0.0.1:65535", Endpoint(Framing.FRAME, "127.0.0.1", 65535)),
     ],
 )
 def test_valid_urls_parse(url: str, expected: Endpoint) -> None:
@@ -25,7 +27,11 @@ def test_valid_urls_parse(url: str, expected: Endpoint) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://h:1", "line://h", "line://:80", "line://h:99999", "line://h:1/x", "h:1", "line://h:x"],
+    [
+        *("http://h:1", "line://h", "line://:80", "line://h:99999", "line://h:1/x", "h:1"),
+        # a query, a fragment, user info: each alone is "more" than HOST:PORT
+        *("line://h:x", "line://h:1?x", "line://h:1#x", "line://u@h:1"),
+    ],
 )
 def test_invalid_urls_are_refused_plainly(url: str) -> None:
     with pytest.raises(ValueError, match=r"line://|scheme|port|HOST"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bench.figures import TARGETS
 from bench.reach import reach, reaches
 
@@ -28,6 +30,7 @@ def results(
     }
 
 
+@pytest.mark.covers("bench/reach")
 def test_the_kernel_work_alone_over_the_cores_is_out_of_reach() -> None:
     # 3x 3,000/s = 9,000/s; (2 x 100 µs of system time + 40 µs of interrupts) = 2.16 cores of 2.
     run = results(blocking_rate=3000, system_us=100, user_us=10, softirq_us=40)
@@ -38,6 +41,7 @@ def test_the_kernel_work_alone_over_the_cores_is_out_of_reach() -> None:
     assert found.verdict.startswith("out of reach here")
 
 
+@pytest.mark.covers("bench/reach")
 def test_kernel_work_that_fits_leaves_the_user_space_cost_to_blame() -> None:
     # 9,000/s x 2 x 50 µs = 0.9 cores of kernel; with 2 x 70 µs of user time, 2.16 cores.
     found = reach(results(blocking_rate=3000, system_us=50, user_us=70), SEED_TARGET, "project")
@@ -46,6 +50,7 @@ def test_kernel_work_that_fits_leaves_the_user_space_cost_to_blame() -> None:
     assert found.verdict.startswith("the kernel's work fits")
 
 
+@pytest.mark.covers("bench/reach")
 def test_a_target_that_fits_says_so() -> None:
     found = reach(results(blocking_rate=1000, system_us=50, user_us=70), SEED_TARGET, "project")
     assert found is not None

@@ -39,6 +39,7 @@ def closes_by_listener(server: RunningServer, url: str, count: int) -> list[dict
 
 
 @pytest.mark.parametrize(("framing", "window"), [("line", "16"), ("frame", "1")])
+@pytest.mark.covers("load/framings", "load/loop", "load/report", "load/exit-codes")
 def test_every_message_of_every_connection_is_counted(
     server_factory: ServerFactory, framing: str, window: str
 ) -> None:
@@ -62,6 +63,7 @@ def test_every_message_of_every_connection_is_counted(
     assert [e["messages"] for e in closes] == ["50"] * 6
 
 
+@pytest.mark.covers("load/framings")
 def test_seed_does_one_exchange_per_connection(server_factory: ServerFactory) -> None:
     server = server_factory(listen=["seed"])
     code, report = load(
@@ -75,6 +77,7 @@ def test_seed_does_one_exchange_per_connection(server_factory: ServerFactory) ->
     assert {e["messages"] for e in closes} == {"1"}
 
 
+@pytest.mark.covers("load/progress-line")
 def test_text_report_without_a_terminal_has_no_progress_line(server: RunningServer) -> None:
     done = run_cli("load", server.url("line"), "--connections", "2", "--messages", "5")
     assert done.returncode == 0, done.stderr
@@ -83,6 +86,7 @@ def test_text_report_without_a_terminal_has_no_progress_line(server: RunningServ
     assert "\r" not in text  # the live progress line is for terminals only
 
 
+@pytest.mark.covers("load/progress-line")
 def test_progress_line_on_a_terminal(server: RunningServer) -> None:
     primary, secondary = pty.openpty()
     with subprocess.Popen(
@@ -126,6 +130,7 @@ def read_terminal(primary: int, timeout: float) -> bytes:
     return shown
 
 
+@pytest.mark.covers("load/report", "load/exit-codes")
 def test_failures_are_counted_by_kind_and_exit_1() -> None:
     code, report = load(
         f"line://127.0.0.1:{free_port()}", "--connections", "5", "--concurrency", "2"
@@ -136,6 +141,7 @@ def test_failures_are_counted_by_kind_and_exit_1() -> None:
     assert report["ok"] is False
 
 
+@pytest.mark.covers("load/duration-limit")
 def test_duration_limit_stops_a_run_that_would_hang() -> None:
     with ScriptedPeer(never_greets) as peer:
         started = time.monotonic()
@@ -150,6 +156,7 @@ def test_duration_limit_stops_a_run_that_would_hang() -> None:
     assert report["completed"] == 0
 
 
+@pytest.mark.covers("load/exit-codes")
 def test_seed_rejects_messages_per_connection() -> None:
     done = run_cli("load", "seed://127.0.0.1:9", "--messages", "5")
     assert done.returncode == 2
@@ -178,6 +185,7 @@ SEED_RUN = ("--connections", "20", "--concurrency", "4", "--processes", "2")
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+@pytest.mark.covers("load/loop")
 def test_the_loop_asked_for_runs_and_is_reported(server: RunningServer, loop: str) -> None:
     if loop == "uvloop":
         pytest.importorskip("uvloop")
@@ -187,6 +195,7 @@ def test_the_loop_asked_for_runs_and_is_reported(server: RunningServer, loop: st
     assert report["planned"]["loop"] == loop
 
 
+@pytest.mark.covers("load/loop")
 def test_auto_picks_uvloop_when_importable(server: RunningServer) -> None:
     pytest.importorskip("uvloop")
     code, report = load(server.url("seed"), *SEED_RUN)
@@ -194,12 +203,14 @@ def test_auto_picks_uvloop_when_importable(server: RunningServer) -> None:
     assert report["planned"]["loop"] == "uvloop"
 
 
+@pytest.mark.covers("load/loop")
 def test_auto_falls_back_to_asyncio_without_uvloop(server: RunningServer) -> None:
     done = run_without_uvloop("load", server.url("seed"), *SEED_RUN, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["planned"]["loop"] == "asyncio"
 
 
+@pytest.mark.covers("load/loop")
 def test_loop_uvloop_without_uvloop_is_a_usage_error() -> None:
     done = run_without_uvloop("load", "seed://127.0.0.1:9", "--loop", "uvloop")
     assert done.returncode == 2
@@ -207,6 +218,7 @@ def test_loop_uvloop_without_uvloop_is_a_usage_error() -> None:
     assert b"Traceback" not in done.stderr
 
 
+@pytest.mark.covers("load/report")
 def test_cpu_is_split_into_user_and_system(server: RunningServer) -> None:
     code, report = load(server.url("line"), "--connections", "4", "--processes", "2")
     assert code == 0, report
@@ -217,6 +229,7 @@ def test_cpu_is_split_into_user_and_system(server: RunningServer) -> None:
     assert cpu["user_s"] + cpu["system_s"] == pytest.approx(sum(cpu["per_process_s"]), abs=0.01)
 
 
+@pytest.mark.covers("load/report")
 def test_text_report_names_the_loop_and_the_cpu_split(server: RunningServer) -> None:
     done = run_cli("load", server.url("seed"), "--connections", "2", "--loop", "asyncio")
     assert done.returncode == 0, done.stderr
@@ -233,6 +246,7 @@ def test_text_report_names_the_loop_and_the_cpu_split(server: RunningServer) -> 
         pytest.param(True, False, id="json-kill-int"),
     ],
 )
+@pytest.mark.covers("load/interrupt", "load/exit-codes")
 def test_ctrl_c_prints_the_report_of_what_completed_marked_interrupted(
     server_factory: ServerFactory, as_json: bool, whole_group: bool
 ) -> None:

@@ -107,6 +107,7 @@ def failed_load(script: Script, url_framing: str, *options: str) -> dict[str, An
     return report
 
 
+@pytest.mark.covers("load/acks-checked")
 def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
     report = failed_load(acks_the_first_line_twice, "line", "--messages", "2", "--window", "1")
     assert report["errors"] == {"unexpected-bytes": 1}
@@ -122,6 +123,7 @@ def test_load_against_a_server_acking_twice_counts_unexpected_bytes() -> None:
         pytest.param(lambda m: b"9" + m[1:], id="first-byte-changed"),
     ],
 )
+@pytest.mark.covers("load/acks-checked")
 def test_load_counts_an_ack_that_does_not_echo_its_message(alter: Callable[[bytes], bytes]) -> None:
     report = failed_load(acks_frames_altered(alter), "frame", "--messages", "3", "--size", "65536")
     assert report["errors"] == {"unexpected-bytes": 1}

@@ -69,7 +69,7 @@ def invocations(server: RunningServer) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.covers("client/exit-141")
+@pytest.mark.covers("client/exit-141", "troubleshooting/exit-141")
 @pytest.mark.parametrize("name", ["plain", "json", "load-json", "load-text", "help"])
 def test_stdout_whose_reader_is_gone_ends_quietly_with_141(
     server: RunningServer, name: str
@@ -98,7 +98,7 @@ def greets_then_acks_when(gate: threading.Event) -> ScriptedPeer:
     return ScriptedPeer(script)
 
 
-@pytest.mark.covers("client/exit-141")
+@pytest.mark.covers("client/exit-141", "troubleshooting/exit-141")
 @pytest.mark.parametrize("as_json", [False, True])
 def test_stdout_broken_after_the_greeting_ends_quietly_with_141(as_json: bool) -> None:
     """The reader takes the greeting, then goes away; the answer comes after that."""

@@ -28,7 +28,7 @@ SEED_OR_LINE_GREETING = b"the first bytes look like the greeting of a seed:// or
 FRAME_LISTENER_GREETING = b"the first bytes look like the greeting of a frame:// listener"
 
 
-@pytest.mark.covers("client/wrong-listener")
+@pytest.mark.covers("client/wrong-listener", "troubleshooting/wrong-scheme")
 @pytest.mark.parametrize(
     ("ours", "theirs", "words"),
     [
@@ -49,7 +49,7 @@ def test_another_framings_greeting_is_named(
     assert done.stderr.count(b"\n") == 1
 
 
-@pytest.mark.covers("client/wrong-listener")
+@pytest.mark.covers("client/wrong-listener", "troubleshooting/wrong-scheme")
 def test_seed_client_at_a_line_listener_names_the_open_connection(server: RunningServer) -> None:
     """The line listener answers a line and keeps the connection open; seed waits for a close."""
     url = f"seed://127.0.0.1:{server.endpoint('line').port}"
@@ -63,7 +63,7 @@ def test_seed_client_at_a_line_listener_names_the_open_connection(server: Runnin
     )
 
 
-@pytest.mark.covers("client/wrong-listener")
+@pytest.mark.covers("client/wrong-listener", "troubleshooting/wrong-scheme")
 def test_seed_client_at_a_line_listener_without_a_newline(server: RunningServer) -> None:
     url = f"seed://127.0.0.1:{server.endpoint('line').port}"
     done = run_cli(url, "hello", "--timeout", "0.5")
@@ -75,7 +75,7 @@ def test_seed_client_at_a_line_listener_without_a_newline(server: RunningServer)
     )
 
 
-@pytest.mark.covers("client/wrong-listener")
+@pytest.mark.covers("client/wrong-listener", "troubleshooting/wrong-scheme")
 def test_line_client_at_a_seed_listener_names_the_seed_answer(server: RunningServer) -> None:
     """A seed listener answers once, what it read plus a newline: an empty line follows."""
     url = f"line://127.0.0.1:{server.endpoint('seed').port}"

@@ -72,7 +72,7 @@ def test_usage_errors_exit_2_and_say_what_is_wrong(
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.covers("server/exit-1")
+@pytest.mark.covers("server/exit-1", "troubleshooting/port-in-use")
 def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     server_factory: ServerFactory,
 ) -> None:
@@ -88,7 +88,7 @@ def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     )
 
 
-@pytest.mark.covers("server/exit-1")
+@pytest.mark.covers("server/exit-1", "troubleshooting/port-in-use")
 def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     server_factory: ServerFactory,
 ) -> None:
@@ -188,7 +188,7 @@ def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
     assert probe(f"{host}:{port}").returncode == 0
 
 
-@pytest.mark.covers("server/health")
+@pytest.mark.covers("server/health", "troubleshooting/port-in-use")
 def test_health_can_be_disabled(server_factory: ServerFactory) -> None:
     server = server_factory("--health", "", listen=["line"])
     assert server.health is None

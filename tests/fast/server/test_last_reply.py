@@ -13,10 +13,12 @@ from __future__ import annotations
 import signal
 import socket
 import struct
+import time
 
 import pytest
 
-from tests.fast.server.peer import Peer
+from socket_harness.observe import fd_count
+from tests.fast.server.peer import Peer, wait_until
 from tests.fast.server.process import ServerFactory
 from tests.harness.tcp import wait_for_server_close
 
@@ -65,6 +67,25 @@ def test_err_busy_survives_a_message_sent_before_it_arrived(
             assert refused.read_to_eof() == b"ERR busy\n"
     assert server.wait_for_event("error", reason="busy")
     assert server.stderr_text() == ""
+
+
+def test_a_refused_peer_that_closes_frees_its_socket_at_once_not_after_the_linger(
+    server_factory: ServerFactory,
+) -> None:
+    # After a last reply the server waits for the peer's FIN (up to 2 s, the lingering
+    # close); a peer that has read `ERR busy` and closes its side ends that wait at once.
+    server = server_factory("--max-connections", "1", "--overflow", "reject", listen=["line"])
+    with Peer(server.endpoint("line")) as holder:
+        holder.expect_greeting()
+        before = fd_count(server.pid)
+        endpoint = server.endpoint("line")
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=5) as refused:
+            assert read_to_eof(refused) == b"ERR busy\n"
+            assert fd_count(server.pid) == before + 1  # still lingering: it waits for our FIN
+            refused.shutdown(socket.SHUT_WR)
+            started = time.monotonic()
+            wait_until(lambda: fd_count(server.pid) == before, timeout=1.2)
+            assert time.monotonic() - started < 1.2
 
 
 def test_err_idle_timeout_survives_a_message_sent_just_after_it(

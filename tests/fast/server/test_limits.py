@@ -219,6 +219,22 @@ def test_idle_peer_gets_err_idle_timeout_and_is_closed(
 
 
 @pytest.mark.covers("server/idle-timeout")
+def test_an_idle_peer_is_cut_off_after_the_idle_timeout_not_twice_that(
+    server_factory: ServerFactory,
+) -> None:
+    # README: a peer that sends nothing and drains none of its answers for S s is cut
+    # off. The greeting the kernel took is not the peer draining: it once bought a second
+    # period (2 s here). 1.4 s of slack for a loaded machine, still short of 2 S.
+    server = server_factory("--idle-timeout", "2", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        started = time.monotonic()
+        assert peer.read_to_eof() == model.error("line", "idle-timeout")
+        waited = time.monotonic() - started
+    assert 1.9 <= waited < 3.4, f"cut off after {waited:.2f} s, not the 2 s of --idle-timeout"
+
+
+@pytest.mark.covers("server/idle-timeout")
 def test_received_data_keeps_a_peer_from_idling_out(server_factory: ServerFactory) -> None:
     server = server_factory("--idle-timeout", "0.3", listen=["line"])
     sent = 0

@@ -1,0 +1,120 @@
+"""Run the fast tests mapped to the one file a mutant changed (`make mutation`, ci/mutation.sh).
+
+Usage: python ci/lib/mutation_tests.py MAP ROOT [--print | --baseline PATH]
+
+Run from the scratch tree (build/mutation/tree) as cosmic-ray's test command. cosmic-ray
+writes one mutant into one file of the tree and runs this; it finds that file by
+comparing each file MAP names with ROOT's copy (the checkout the tree was copied from),
+then runs pytest with `-x` over only the tests MAP gives that file, in MAP's order (the
+cheapest, most pointed first: `-x` stops at the first failure). MUTATION_TESTS, when
+set, replaces the mapped tests for every file. With --print it prints the file and the
+command instead of running it (tests/fast/ci/test_mutation_map.py uses that). With
+--baseline PATH (no mutant yet) it runs every test mapped to a file under PATH (a file or
+folder), once each: they must pass unmutated. Bytecode caching is turned back on for
+the tests (cosmic-ray turns it off; pytest starts in half the time with it), and the
+mutated file's .pyc is removed before and after its run.
+
+MAP is ci/mutation-map.toml: `[tests]` with `"protocol/line.py" = ["tests/unit/...", ...]`.
+Exit: pytest's own code; 2 with one line on stderr when no file or more than one differs
+(cosmic-ray then counts the mutant as killed, so the line says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+
+def load_map(path: Path) -> dict[str, list[str]]:
+    """MAP's `[tests]` table: repo-relative file -> pytest arguments (test files or folders).
+
+    Raises ValueError when the table is missing or a value is not a list of strings.
+    """
+    with path.open("rb") as handle:
+        table = tomllib.load(handle).get("tests")
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: no [tests] table")
+    for name, tests in table.items():
+        if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests) or not tests:
+            raise ValueError(f"{path}: {name} must map to a non-empty list of test paths")
+    return table
+
+
+def changed_files(files: list[str], tree: Path, root: Path) -> list[str]:
+    """Those of `files` (repo-relative) whose bytes differ between `tree` and `root`."""
+    return [name for name in files if (tree / name).read_bytes() != (root / name).read_bytes()]
+
+
+def forget_bytecode(path: Path) -> None:
+    """Remove every cached bytecode of `path`: its __pycache__/STEM.*.pyc, Python's and pytest's.
+
+    Bytecode is cached between mutants (pytest's start-up costs half as much with it), but a
+    .pyc is trusted by the source's mtime in whole seconds and its size: one of a mutant
+    could pass for the restored file's, so the mutated file's never outlives its run.
+    """
+    for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        pyc.unlink(missing_ok=True)
+
+
+def run(command: list[str]) -> int:
+    """Run `command` with bytecode caching on (cosmic-ray turns it off); its exit code."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return subprocess.call(command, env=env)
+
+
+def command_for(tests: list[str]) -> list[str]:
+    """The pytest command line (argv) for one mutant: `-x`, quiet, no container tests."""
+    override = os.environ.get("MUTATION_TESTS")
+    chosen = shlex.split(override) if override else tests
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+            "-m", "not container", *chosen]  # fmt: skip
+
+
+def baseline_tests(table: dict[str, list[str]], path: str) -> list[str]:
+    """Every test mapped to a file at or under `path`, once each, first-seen order.
+
+    Raises ValueError when no file of the map is there.
+    """
+    under = [name for name in table if name == path or name.startswith(path.rstrip("/") + "/")]
+    if not under:
+        raise ValueError(f"no file of the map is at or under {path}")
+    return list(dict.fromkeys(test for name in under for test in table[name]))
+
+
+def main(argv: list[str]) -> int:
+    """Find the mutated file, then run (or with --print, print) its tests' command."""
+    parser = argparse.ArgumentParser(description="The tests for the file a mutant changed.")
+    parser.add_argument("map", type=Path, help="ci/mutation-map.toml")
+    parser.add_argument("root", type=Path, help="the checkout the scratch tree was copied from")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--print", action="store_true", help="print the file and the command")
+    mode.add_argument("--baseline", metavar="PATH", help="run every test mapped under PATH")
+    args = parser.parse_args(argv)
+    table = load_map(args.map)
+    if args.baseline:
+        return run(command_for(baseline_tests(table, args.baseline)))
+    changed = changed_files(sorted(table), Path.cwd(), args.root)
+    if len(changed) != 1:
+        what = ", ".join(changed) or "none"
+        print(f"mutation_tests: one mutated file expected, found {what}", file=sys.stderr)
+        return 2
+    command = command_for(table[changed[0]])
+    if args.print:
+        print(changed[0])
+        print(shlex.join(command))
+        return 0
+    mutated = Path.cwd() / changed[0]
+    forget_bytecode(mutated)
+    try:
+        return run(command)
+    finally:
+        forget_bytecode(mutated)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
