@@ -277,6 +277,7 @@ def pytest_runtest_makereport(
         state.results.append((check, target.name, f"skipped: {reason}"))
     if report.when == "call" and report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
+        reason = str(reason).removeprefix("Skipped: ")
         state.results.append((check, target.name, f"skipped: {reason}"))
     elif report.when == "call":
         promise = _promise_marker(item)

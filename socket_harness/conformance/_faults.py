@@ -38,10 +38,12 @@ def persistent_or_skip(target: Target) -> Listener:
     return found[0]
 
 
-def needs_many_sessions(target: Target) -> None:
+@pytest.fixture
+def many_sessions(target: Target) -> None:
     """Skip as not applicable when the target, started as it is, exits after a few sessions
     (a max_sessions promise with no setup of its own): a check that makes many connections
-    would end it."""
+    would end it. Used as `@pytest.mark.usefixtures("many_sessions")`, so the skip comes
+    before the target is started (and outside any hypothesis example)."""
     sessions = target.promises.max_sessions
     if sessions is not None and target.setup_for(sessions) == target.setup:
         pytest.skip(

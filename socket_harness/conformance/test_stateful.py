@@ -18,6 +18,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -28,12 +29,21 @@ from ..plugin import TargetPeer
 from ..profile import Framing, Listener, Target
 from ..wire import WirePeer
 from ._bounded import stateful
-from ._faults import limit_of, needs_many_sessions, persistent
+from ._faults import limit_of, many_sessions, persistent  # noqa: F401 (a fixture)
 from ._helpers import assert_bytes, greeted
 
 MAX_BODY = 4096  # bytes: a message body, at most (or the declared limit, if smaller)
 MAX_OPEN = 6  # connections open at once, at most (or a connection limit the target keeps)
-STEPS = 25  # steps per example
+STEPS = 40  # steps per example
+
+
+def bodies(max_size: int) -> st.SearchStrategy[bytes]:
+    """Message bodies: short random ones, and long ones of any size up to `max_size` bytes
+    repeating a random pattern (so a long body costs hypothesis few bytes to draw)."""
+    long = st.tuples(st.integers(0, max_size), st.binary(min_size=1, max_size=16)).map(
+        lambda drawn: (drawn[1] * (drawn[0] // len(drawn[1]) + 1))[: drawn[0]]
+    )
+    return st.one_of(st.binary(max_size=64), long)
 
 
 @dataclass
@@ -45,6 +55,12 @@ class Open:
     owed: list[bytes] = field(default_factory=list)  # complete messages not yet answered
     partial: bytes = b""  # the wire bytes of the message being sent
     partial_sent: int = 0
+
+    def __repr__(self) -> str:  # a failing example's steps: sizes, not the bytes
+        return (
+            f"Open({self.listener.name}, owed {[len(body) for body in self.owed]} bytes, "
+            f"{self.partial_sent} of {len(self.partial)} bytes of a message sent)"
+        )
 
 
 def open_at_most(target: Target) -> int:
@@ -69,6 +85,12 @@ class Connections(RuleBasedStateMachine):
         super().__init__()
         self.open_: list[Open] = []
 
+    @initialize()
+    def first_connections(self) -> None:
+        """One connection on each listener to begin with: steps go to messages, not connects."""
+        for listener in self.listeners[: self.max_open]:
+            self.open_.append(Open(greeted(self.peer, listener), listener))
+
     @precondition(lambda self: len(self.open_) < self.max_open)
     @rule(data=st.data())
     def connect(self, data: st.DataObject) -> None:
@@ -81,7 +103,7 @@ class Connections(RuleBasedStateMachine):
         """Some of the current message's bytes, never its last one."""
         item = data.draw(st.sampled_from(self.open_), label="connection")
         if not item.partial:
-            body = data.draw(st.binary(max_size=self.max_body), label="body")
+            body = data.draw(bodies(self.max_body), label="body")
             if item.listener.framing is Framing.LINE:
                 body = body.replace(b"\n", b"")
             item.partial = self.peer.expect.message(item.listener.framing, body)
@@ -132,17 +154,25 @@ class Connections(RuleBasedStateMachine):
         self.open_.remove(item)
 
     def teardown(self) -> None:
-        for item in self.open_:
-            item.conn.reset()
-        self.open_.clear()
+        """Every answer still owed arrives (a lost one fails here); then every connection is
+        reset, whatever happened: the next example starts with none."""
+        try:
+            for item in self.open_:
+                framing = item.listener.framing
+                owed = b"".join(self.peer.expect.ack(framing, body) for body in item.owed)
+                assert_bytes(owed, item.conn.take(len(owed), "the answers still owed"))
+        finally:
+            for item in self.open_:
+                item.conn.reset()
+            self.open_.clear()
 
 
 @pytest.mark.check("stateful/many-connections-any-order")
+@pytest.mark.usefixtures("many_sessions")
 def test_many_connections_in_any_order_get_exactly_their_answers(
     target: Target, target_peer: TargetPeer
 ) -> None:
     """The state machine above, STEPS steps per example (settings: conformance._bounded)."""
-    needs_many_sessions(target)
     listeners = persistent(target)
     if not listeners:
         pytest.skip("not applicable: seed listeners only (one message per connection)")
