@@ -30,12 +30,12 @@ def persistent(target: Target) -> list[Listener]:
     return [item for item in target.listeners if item.framing is not Framing.SEED]
 
 
-def persistent_or_skip(target: Target) -> Listener:
-    """The first line or frame listener; skipped as not applicable to a seed-only target."""
+def persistent_or_skip(target: Target) -> list[Listener]:
+    """`persistent(target)`; skipped as not applicable to a seed-only target."""
     found = persistent(target)
     if not found:
         pytest.skip("not applicable: seed listeners only (one message per connection)")
-    return found[0]
+    return found
 
 
 @pytest.fixture

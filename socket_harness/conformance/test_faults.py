@@ -162,7 +162,7 @@ def test_a_peer_that_never_reads_cannot_grow_the_target(
     it (a send blocks) before it took 64 MiB; with a container, the target's peak resident
     memory (VmHWM of its main process, /proc) grew by less than MEMORY_BOUND meanwhile.
     Then the next peer is served."""
-    listener = persistent_or_skip(target)
+    listener = persistent_or_skip(target)[0]
     pid = target_peer.service.pid
     before = rss_bytes(pid) if pid is not None else 0
     sent = never_reading(target_peer, listener, limit_of(target))

@@ -29,7 +29,7 @@ from ..plugin import TargetPeer
 from ..profile import Framing, Listener, Target
 from ..wire import WirePeer
 from ._bounded import stateful
-from ._faults import limit_of, many_sessions, persistent  # noqa: F401 (a fixture)
+from ._faults import limit_of, many_sessions, persistent_or_skip  # noqa: F401 (a fixture)
 from ._helpers import assert_bytes, greeted
 
 MAX_BODY = 4096  # bytes: a message body, at most (or the declared limit, if smaller)
@@ -173,9 +173,7 @@ def test_many_connections_in_any_order_get_exactly_their_answers(
     target: Target, target_peer: TargetPeer
 ) -> None:
     """The state machine above, STEPS steps per example (settings: conformance._bounded)."""
-    listeners = persistent(target)
-    if not listeners:
-        pytest.skip("not applicable: seed listeners only (one message per connection)")
+    listeners = persistent_or_skip(target)
     limit = limit_of(target)
     Connections.peer = target_peer
     Connections.listeners = listeners
