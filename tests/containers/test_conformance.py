@@ -19,7 +19,9 @@ import pytest
 from tests.containers.test_targets_shipped import target_images  # noqa: F401 (a fixture)
 from tests.harness.images import ROOT, base_image
 
-RUN_TIMEOUT = 300.0  # seconds: the whole suite against one target, image build included
+RUN_TIMEOUT = 480.0  # seconds: the whole suite against one target, image build included
+# Each run is many containers (one per check) on a shared 2-core machine: its own bound.
+pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 60)
 CHECKS = 19
 
 
