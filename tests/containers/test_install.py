@@ -35,7 +35,7 @@ from tests.harness.images import ROOT, base_image
 from tests.harness.labels import SESSION_ID, harness_labels
 from tests.harness.waiting import wait_until
 
-# Installing (the build backend and three dependencies from PyPI, or pip's cache) and
+# Installing (the build backend and four dependencies from PyPI, or pip's cache) and
 # building the image take longer than a test body; each step has its own bound.
 pytestmark = pytest.mark.timeout(600)
 
