@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from types import TracebackType
 
-from ..protocol import Endpoint, Reply
+from ..protocol import ACK_PREFIX, ERR_PREFIX, GREETING, Endpoint, Reply
 from .base import (
     READ_SIZE,
     ConnectionBase,
@@ -21,6 +21,7 @@ from .base import (
 )
 from .errors import ClientError, ClientTimeout, ClosedEarly
 from .reader import DEFAULT_MAX_REPLY_BYTES
+from .wire import DEFAULT_WIRE, Wire
 
 
 async def connect(
@@ -29,9 +30,20 @@ async def connect(
     connect_timeout: float = 5.0,
     timeout: float = 10.0,  # noqa: ASYNC109 - per operation, mirrors client.connect
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    greeting: bytes | None = GREETING,
+    ack_prefix: bytes = ACK_PREFIX,
+    error_prefix: bytes = ERR_PREFIX,
 ) -> AsyncConnection:
-    """Open a TCP connection to a seed://, line:// or frame:// URL (greeting not read yet)."""
+    """Open a TCP connection to a seed://, line:// or frame:// URL (greeting not read yet).
+
+    `greeting` (None: the target sends none), `ack_prefix` (b"": a plain echo) and
+    `error_prefix` are the target's wire constants (docs/targets.md, `[wire]`); the
+    defaults are docs/protocol.md's. Timeouts are seconds. Raises ValueError for wire
+    constants that cannot be told apart (Wire), ConnectFailed when no connection is made.
+    """
     endpoint = parse_url(url)
+    wire = Wire(greeting, ack_prefix, error_prefix)
+    wire.check_framing(endpoint.framing)
     try:
         async with asyncio.timeout(connect_timeout):
             # asyncio sets TCP_NODELAY itself, so each write goes out at once.
@@ -39,7 +51,7 @@ async def connect(
     except (OSError, UnicodeError) as exc:  # TimeoutError included
         raise connect_error(endpoint, exc, connect_timeout) from None
     return AsyncConnection(
-        reader, writer, endpoint, timeout=timeout, max_reply_bytes=max_reply_bytes
+        reader, writer, endpoint, timeout=timeout, max_reply_bytes=max_reply_bytes, wire=wire
     )
 
 
@@ -50,8 +62,13 @@ async def wait_ready(
     connect_timeout: float = 5.0,
     op_timeout: float = 10.0,
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    greeting: bytes | None = GREETING,
+    ack_prefix: bytes = ACK_PREFIX,
+    error_prefix: bytes = ERR_PREFIX,
 ) -> AsyncConnection:
-    """Retry, with backoff, until the server accepts and greets; the greeted connection."""
+    """Retry, with backoff, until the server accepts and greets; the greeted connection.
+    A target that sends no greeting (`greeting=None`) is ready once it accepts.
+    The wire constants are connect()'s."""
     endpoint = parse_url(url)
     schedule = ReadyWait(timeout, connect_timeout, op_timeout)
     while True:
@@ -63,6 +80,9 @@ async def wait_ready(
                 connect_timeout=connect_seconds,
                 timeout=op_seconds,
                 max_reply_bytes=max_reply_bytes,
+                greeting=greeting,
+                ack_prefix=ack_prefix,
+                error_prefix=error_prefix,
             )
             await conn.greeting()
         except ClientError as exc:
@@ -85,8 +105,9 @@ class AsyncConnection(ConnectionBase):
         *,
         timeout: float = 10.0,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        wire: Wire = DEFAULT_WIRE,
     ) -> None:
-        super().__init__(endpoint, timeout, max_reply_bytes)
+        super().__init__(endpoint, timeout, max_reply_bytes, wire)
         self.stream_reader = reader
         self.writer = writer
 
@@ -104,8 +125,10 @@ class AsyncConnection(ConnectionBase):
     # --- replies ---
 
     async def greeting(self) -> None:
-        """Read the greeting; ServerRefused when the server answers ERR instead (busy)."""
-        expect_greeting(await self.receive())
+        """Read the greeting; ServerRefused when the server answers ERR instead (busy).
+        Nothing to read for a target that sends none."""
+        if self.wire.greets:
+            expect_greeting(await self.receive())
 
     async def receive(self) -> Reply:
         """The next reply. A seed answer is complete only when the server closes."""

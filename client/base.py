@@ -19,6 +19,7 @@ from .errors import (
     UnexpectedBytes,
 )
 from .reader import ReplyReader
+from .wire import DEFAULT_WIRE, Wire
 
 # SO_LINGER on with a zero timeout: close() sends RST instead of FIN.
 LINGER_ZERO = struct.pack("ii", 1, 0)
@@ -109,13 +110,17 @@ class ReadyWait:
 
 
 class ConnectionBase:
-    """Endpoint, codec and reply reader of one connection, and what replies mean."""
+    """Endpoint, codec, wire constants and reply reader of one connection, and what
+    replies mean (ValueError: a greeting `wire` cannot have on the endpoint's framing)."""
 
-    def __init__(self, endpoint: Endpoint, timeout: float, max_reply_bytes: int) -> None:
+    def __init__(
+        self, endpoint: Endpoint, timeout: float, max_reply_bytes: int, wire: Wire = DEFAULT_WIRE
+    ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
+        self.wire = wire
         self.codec: Codec = codec_for(endpoint.framing)
-        self._reader = ReplyReader(endpoint.framing, max_reply_bytes)
+        self._reader = ReplyReader(endpoint.framing, max_reply_bytes, wire)
         # What error messages call this connection's first message: the CLI's seed://
         # opens one connection per message and numbers them over the whole run.
         self.first_message_number = 1
@@ -135,11 +140,12 @@ class ConnectionBase:
 
     def wire_bytes(self, reply: Reply) -> bytes:
         """A reply as the server put it on the wire (replies are parsed exactly)."""
+        framing = self.endpoint.framing
         if isinstance(reply, Greeting):
-            return self.codec.greeting
+            return self.wire.greeting_bytes(framing)
         if isinstance(reply, Ack):
-            return self.codec.encode_ack(reply.payload)
-        return self.codec.encode_error(reply.reason)
+            return self.wire.ack_bytes(framing, reply.payload)
+        return self.wire.error_bytes(framing, reply.reason)
 
     def _reply_timeout(self) -> ClientTimeout:
         """The greeting, or the answer to message N, did not come within `timeout`."""

@@ -10,12 +10,14 @@ from collections.abc import Sequence
 
 from ..protocol import Endpoint, Framing, Greeting
 from . import streams
-from .base import expect_ack, expect_greeting, parse_url
+from .base import expect_ack, expect_greeting
 from .errors import EXIT_CODES, ClientError
 from .messages import ESCAPES, gather
 from .options import Parser, add_timeouts
 from .output import Output
 from .sync import Connection, connect, wait_ready
+from .wire import Wire
+from .wire_options import URL_HELP, add_wire_options, resolve
 
 
 def exit_code_table() -> str:
@@ -26,21 +28,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m socket_harness.client",
         description=(
-            "Connect to a socket-harness server, print its greeting, send each MESSAGE\n"
-            "and print each answer as the server sent it (frame://: the frame bodies,\n"
-            "one per line). seed:// opens one connection per message (the tutorial's\n"
-            "exchange); line:// and frame:// send every message on one connection,\n"
-            "each after the answer to the one before. A timeout names what it waited\n"
-            "for; bytes that look like another framing's greeting are named as such.\n"
+            "Connect to a socket-harness server (or any target: see the wire constants),\n"
+            "print its greeting, send each MESSAGE and print each answer as the server\n"
+            "sent it (frame://: the frame bodies, one per line). seed:// opens one\n"
+            "connection per message (the tutorial's exchange); line:// and frame:// send\n"
+            "every message on one connection, each after the answer to the one before.\n"
+            "A timeout names what it waited for; bytes that look like another framing's\n"
+            "greeting are named as such.\n"
             "stdin is read only for a '-' message. Errors are one line on stderr.\n"
             "Load generator: python -m socket_harness.client load --help"
         ),
-        epilog="exit codes:\n" + exit_code_table(),
+        epilog="exit codes:\n"
+        + exit_code_table()
+        + "\n\nexample, a line echo with no greeting and no ack prefix (socat):\n"
+        + "  socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat &\n"
+        + "  python -m socket_harness.client --greeting none --ack-prefix '' "
+        + "line://127.0.0.1:7000 hello",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "url", metavar="URL", help="seed://HOST:PORT, line://HOST:PORT or frame://HOST:PORT"
-    )
+    parser.add_argument("url", metavar="URL", help=URL_HELP)
     parser.add_argument(
         "messages",
         metavar="MESSAGE",
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="retry connecting, with backoff, until the server greets or SECONDS pass",
     )
     add_timeouts(parser)
+    add_wire_options(parser)
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document instead of the server's bytes"
     )
@@ -92,7 +99,7 @@ def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        endpoint = parse_url(args.url)
+        endpoint, wire = resolve(args)
         if args.repeat < 0:
             raise ValueError("--repeat must be 0 or more")
         stdin = None if sys.stdin is None else sys.stdin.buffer  # None: closed at start
@@ -104,7 +111,7 @@ def run(argv: list[str]) -> int:
     output = Output(str(endpoint), args.json, streams.stdout())
     exit_code = 0
     try:
-        talk(endpoint, messages, args, output)
+        talk(endpoint, wire, messages, args, output)
     except ClientError as exc:
         output.failed(exc)
         exit_code = exc.exit_code
@@ -115,7 +122,11 @@ def run(argv: list[str]) -> int:
 
 
 def talk(
-    endpoint: Endpoint, messages: list[bytes], args: argparse.Namespace, output: Output
+    endpoint: Endpoint,
+    wire: Wire,
+    messages: list[bytes],
+    args: argparse.Namespace,
+    output: Output,
 ) -> None:
     """One connection per seed message, or one for all line/frame messages."""
     if endpoint.framing is Framing.SEED and messages:
@@ -123,7 +134,7 @@ def talk(
     else:
         groups = [messages]
     for index, group in enumerate(groups):
-        with open_greeted(endpoint, args, output, first=index == 0) as conn:
+        with open_greeted(endpoint, wire, args, output, first=index == 0) as conn:
             conn.first_message_number = index + 1  # seed: one message per connection
             for message in group:
                 reply = conn.roundtrip(message)
@@ -132,15 +143,32 @@ def talk(
 
 
 def open_greeted(
-    endpoint: Endpoint, args: argparse.Namespace, output: Output, *, first: bool
+    endpoint: Endpoint, wire: Wire, args: argparse.Namespace, output: Output, *, first: bool
 ) -> Connection:
+    """A connection whose greeting was read and printed (a target that sends none: opened)."""
     if first and args.wait_ready > 0:
         conn = wait_ready(
-            endpoint, args.wait_ready, connect_timeout=args.connect_timeout, op_timeout=args.timeout
+            endpoint,
+            args.wait_ready,
+            connect_timeout=args.connect_timeout,
+            op_timeout=args.timeout,
+            greeting=wire.greeting,
+            ack_prefix=wire.ack_prefix,
+            error_prefix=wire.error_prefix,
         )
-        output.greeting(conn, Greeting())
+        output.greeting(conn, Greeting() if wire.greets else None)
         return conn
-    conn = connect(endpoint, connect_timeout=args.connect_timeout, timeout=args.timeout)
+    conn = connect(
+        endpoint,
+        connect_timeout=args.connect_timeout,
+        timeout=args.timeout,
+        greeting=wire.greeting,
+        ack_prefix=wire.ack_prefix,
+        error_prefix=wire.error_prefix,
+    )
+    if not wire.greets:
+        output.greeting(conn, None)
+        return conn
     try:
         reply = conn.receive()
         output.greeting(conn, reply)

@@ -8,7 +8,8 @@ belong to says what to fix; the byte count a wrong length prefix makes does not.
 
 from __future__ import annotations
 
-from ..protocol import ACK_PREFIX, ErrorReason, Framing, codec_for
+from ..protocol import ErrorReason, Framing
+from .wire import DEFAULT_WIRE, Wire
 
 # Fewer bytes than this match too much by chance (a frame header is 4).
 _MIN_MATCH = 4
@@ -18,16 +19,21 @@ def _framings(names: list[Framing]) -> str:
     return " or ".join(f"{framing.value}://" for framing in names)
 
 
-def _openings(framing: Framing) -> list[tuple[bytes, str]]:
+def _openings(framing: Framing, wire: Wire) -> list[tuple[bytes, str]]:
     """(bytes, what they are) a listener of another framing sends first; ours left out."""
-    ours = codec_for(framing)
     found: dict[bytes, list[Framing]] = {}
     names: dict[bytes, str] = {}
     for other in Framing:
-        codec = codec_for(other)
-        candidates = [(codec.greeting, ours.greeting, "the greeting")]
+        candidates: list[tuple[bytes, bytes, str]] = []
+        if wire.greeting is not None:
+            greetings = (wire.greeting_bytes(other), wire.greeting_bytes(framing))
+            candidates.append((*greetings, "the greeting"))
         candidates += [
-            (codec.encode_error(reason), ours.encode_error(reason), f"ERR {reason.value}")
+            (
+                wire.error_bytes(other, reason),
+                wire.error_bytes(framing, reason),
+                (wire.error_prefix + reason.value.encode()).decode("utf-8", "backslashreplace"),
+            )
             for reason in ErrorReason
         ]
         for data, our_data, what in candidates:
@@ -40,29 +46,31 @@ def _openings(framing: Framing) -> list[tuple[bytes, str]]:
     ]
 
 
-def first_bytes_hint(framing: Framing, first: bytes) -> str | None:
+def first_bytes_hint(framing: Framing, first: bytes, wire: Wire = DEFAULT_WIRE) -> str | None:
     """Which other listener a connection's first bytes most likely came from, or None.
 
-    `first` is what the connection received first (the start of it is enough),
+    `first` is what the connection received first (the start of it is enough), from a
+    target speaking `wire`,
     e.g. for frame:// and b"\\xe6\\xb5\\x8b\\xe8...": "they look like the greeting of
     a seed:// or line:// listener, not a frame:// one".
     """
     if len(first) < _MIN_MATCH:
         return None
-    for data, what in _openings(framing):
+    for data, what in _openings(framing, wire):
         if first.startswith(data) or data.startswith(first):
             return f"the first bytes look like {what}, not a {framing.value}:// one"
     return None
 
 
-def empty_line_hint(framing: Framing) -> str | None:
+def empty_line_hint(framing: Framing, wire: Wire) -> str | None:
     """Why a line:// client got an empty line after an answer: a seed:// listener's answer.
 
     A seed server answers what it read plus `\\n` and closes; what a line
     client sent ends with `\\n`, so the answer ends with an empty line. A line
-    server never sends one (an empty message's ack is the ack prefix).
+    server never sends one (an empty message's ack is the ack prefix), unless its ack
+    prefix is empty: a line echo answers an empty line with one.
     """
-    if framing is not Framing.LINE:
+    if framing is not Framing.LINE or not wire.ack_prefix:
         return None
     return (
         "an empty line after an answer, as a seed:// listener sends "
@@ -70,14 +78,14 @@ def empty_line_hint(framing: Framing) -> str | None:
     )
 
 
-def seed_stall_hint(received: bytes) -> str | None:
+def seed_stall_hint(received: bytes, wire: Wire) -> str | None:
     """Why a seed:// client still waits for the close after the greeting.
 
     `received` is what came after the greeting. A seed server answers at once
     and closes; a line:// listener greets the same way but answers each line
     and keeps the connection open, and before a newline answers nothing.
     """
-    if received.startswith(ACK_PREFIX) and received.endswith(b"\n"):
+    if received.startswith(wire.ack_prefix) and received.endswith(b"\n"):
         return (
             "an answer came but the server kept the connection open, as a line:// listener "
             "does (a seed:// server closes after its answer)"

@@ -17,10 +17,11 @@ from typing import Any, BinaryIO
 
 from ..protocol import SEED_READ_SIZE, Framing
 from . import streams
-from .base import parse_url
 from .load_report import LoadReport
 from .load_worker import Plan, WorkerResult, process_main
 from .options import Parser, add_timeouts, seconds
+from .wire import Wire
+from .wire_options import URL_HELP, add_wire_options, resolve
 
 # How long past the duration limit a worker may take to report before it is killed.
 GRACE_SECONDS = 5.0
@@ -49,8 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
             "stderr), 130 when interrupted, 8 when stdout cannot be written, 141 when "
             "stdout's reader closed the pipe (nothing more is printed)."
         ),
+        epilog=(
+            "example, 2000 messages to a line echo with no greeting and no ack prefix (socat):\n"
+            "  socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat &\n"
+            "  python -m socket_harness.client load --greeting none --ack-prefix '' "
+            "--connections 20 --messages 100 line://127.0.0.1:7000"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("url", metavar="URL")
+    parser.add_argument("url", metavar="URL", help=URL_HELP)
     parser.add_argument("--connections", type=int, default=100, metavar="N", help="default 100")
     parser.add_argument("--concurrency", type=int, default=10, metavar="C", help="default 10")
     parser.add_argument(
@@ -86,11 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "uvloop spends less CPU per exchange, so higher rates can be measured",
     )
     add_timeouts(parser)
+    add_wire_options(parser)
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     return parser
 
 
-def make_plans(args: argparse.Namespace, framing: Framing, deadline: float) -> list[Plan]:
+def make_plans(
+    args: argparse.Namespace, url: str, framing: Framing, wire: Wire, deadline: float
+) -> list[Plan]:
     """Split connections and concurrency as evenly as possible over the processes."""
     processes = max(min(args.processes, args.connections, args.concurrency), 1)
     messages = 1 if framing is Framing.SEED else args.messages
@@ -100,7 +111,7 @@ def make_plans(args: argparse.Namespace, framing: Framing, deadline: float) -> l
         lanes = args.concurrency // processes + (index < args.concurrency % processes)
         plans.append(
             Plan(
-                url=args.url,
+                url=url,
                 framing=framing,
                 connections=share,
                 concurrency=lanes,
@@ -111,6 +122,7 @@ def make_plans(args: argparse.Namespace, framing: Framing, deadline: float) -> l
                 timeout=args.timeout,
                 deadline=deadline,
                 loop=args.loop,
+                wire=wire,
             )
         )
     return plans
@@ -155,21 +167,23 @@ def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        framing = parse_url(args.url).framing
+        endpoint, wire = resolve(args)
+        framing = endpoint.framing
         validate(args, framing)
         args.loop = resolve_loop(args.loop)
     except ValueError as exc:
         parser.error(str(exc))
     out = streams.stdout()
     deadline = time.monotonic() + args.duration_limit
-    plans = make_plans(args, framing, deadline)
+    url = args.url if "://" in args.url else str(endpoint)  # as given, or from --target
+    plans = make_plans(args, url, framing, wire, deadline)
     progress_out = out if out.isatty() and not args.json else None
     with ctrl_c_counted() as interrupts:
         results, lost, interrupted = run_processes(
             plans, deadline + GRACE_SECONDS, progress_out, interrupts
         )
         unit = "exchanges" if framing is Framing.SEED else "messages"
-        report = LoadReport(args.url, unit, plans, results, lost, interrupted)
+        report = LoadReport(url, unit, plans, results, lost, interrupted)
         if args.json:
             import json
 

@@ -14,14 +14,16 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import cast
 
-from ..protocol import ACK_PREFIX, Decoder, Framing, MessageTooLarge, Reply, codec_for
+from ..protocol import Decoder, Framing, MessageTooLarge, Reply, codec_for
 from .base import expect_ack, expect_greeting
 from .errors import ClientError, ClientTimeout, ClosedEarly, UnexpectedBytes
 from .reader import DEFAULT_MAX_REPLY_BYTES, ReplyReader, name_body, reply_too_large
+from .wire import DEFAULT_WIRE, Wire
 
 
 class LoadConnection(asyncio.Protocol):
-    """Greeting, then `messages` messages, at most `window` unanswered at a time.
+    """Greeting (when `wire` has one), then `messages` messages, at most `window`
+    unanswered at a time; each ack is `wire.ack_prefix` + the message sent.
 
     `done` ends with None when every ack came back and matched, or with the
     ClientError that stopped the connection; `closed` when the socket is gone.
@@ -37,15 +39,18 @@ class LoadConnection(asyncio.Protocol):
         timeout: float,
         payload: Callable[[int], bytes],
         on_ack: Callable[[float], None],
+        wire: Wire = DEFAULT_WIRE,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         codec = codec_for(framing)
         self._encode = codec.encode_message
-        self._greeting_body = codec.greeting_body
+        self._wire = wire
+        self._ack_prefix = wire.ack_prefix
+        self._greeting_body = wire.greeting_body(framing)
         # A seed answer ends only at the close: the library's ReplyReader knows that.
         # Line/frame bodies come straight from the decoder.
         seed = framing is Framing.SEED
-        self._reader = ReplyReader(framing) if seed else None
+        self._reader = ReplyReader(framing, wire=wire) if seed else None
         self._decoder = None if seed else codec.message_decoder(DEFAULT_MAX_REPLY_BYTES)
         self._messages = messages
         self._window = window
@@ -55,7 +60,7 @@ class LoadConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last_progress = 0.0
-        self._greeted = False
+        self._greeted = not wire.greets  # no greeting due: the first message goes at once
         self._unanswered: deque[tuple[bytes, float]] = deque()  # (ack body expected, sent at)
         self._sent = 0
         self._acked = 0
@@ -69,6 +74,8 @@ class LoadConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self._last_progress = self._loop.time()
         self._timer = self._loop.call_later(self._timeout, self._check_stall)
+        if self._greeted:
+            self._send_more()
 
     def data_received(self, data: bytes) -> None:
         self._last_progress = self._loop.time()
@@ -116,7 +123,8 @@ class LoadConnection(asyncio.Protocol):
             if unanswered and body == unanswered[0][0]:  # the usual case: the ack expected
                 self._ack(unanswered.popleft()[1])
             else:
-                self._handle(name_body(body, self._greeting_body))
+                first = not self._greeted
+                self._handle(name_body(self._wire, body, self._greeting_body, first=first))
         self._send_more()  # every reply that came is taken: refill the window
 
     def _take_replies(self, reader: ReplyReader) -> None:
@@ -133,7 +141,7 @@ class LoadConnection(asyncio.Protocol):
         if not self._unanswered:
             raise UnexpectedBytes("an ack with no message unanswered", answer)
         expected, sent_at = self._unanswered.popleft()
-        if ACK_PREFIX + answer != expected:
+        if self._ack_prefix + answer != expected:
             raise UnexpectedBytes(f"the ack does not echo message {self._acked}", answer)
         self._ack(sent_at)
 
@@ -163,7 +171,8 @@ class LoadConnection(asyncio.Protocol):
             return
         bodies = [self._payload(seq) for seq in range(self._sent, self._sent + room)]
         sent_at = time.perf_counter()
-        self._unanswered.extend((ACK_PREFIX + body, sent_at) for body in bodies)
+        prefix = self._ack_prefix
+        self._unanswered.extend((prefix + body, sent_at) for body in bodies)
         self._sent += room
         assert self._transport is not None  # replies only follow connection_made
         self._transport.write(b"".join([self._encode(body) for body in bodies]))

@@ -19,6 +19,7 @@ from ..protocol import Framing
 from .base import connect_error, parse_url
 from .errors import ClientError
 from .load_connection import LoadConnection
+from .wire import DEFAULT_WIRE, Wire
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Plan:
     timeout: float
     deadline: float  # time.monotonic() value: the clock is system-wide on Linux
     loop: str  # "uvloop" or "asyncio": chosen once, by the parent
+    wire: Wire = DEFAULT_WIRE  # the target's wire constants
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Worker:
             payload=self._payload,
             # seed latency is the whole exchange, connect included; else send to ack.
             on_ack=(lambda _: self._acked(started)) if one_shot else self._acked,
+            wire=plan.wire,
         )
         connected = False
         try:

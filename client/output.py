@@ -30,9 +30,13 @@ class Output:
         self._started = time.monotonic()
         self._doc: dict[str, Any] = {"url": url, "connections": []}
 
-    def greeting(self, conn: ConnectionBase, greeting: Reply) -> None:
-        """The first reply of a connection: the greeting, or the ERR sent instead."""
+    def greeting(self, conn: ConnectionBase, greeting: Reply | None) -> None:
+        """The first reply of a connection: the greeting, or the ERR sent instead; None for
+        a target that sends no greeting (JSON: `"greeting": null`, nothing printed)."""
         entry: dict[str, Any] = {"greeting": None, "exchanges": []}
+        if greeting is None:
+            self._doc["connections"].append(entry)
+            return
         if isinstance(greeting, ServerError):
             entry["error"] = greeting.reason.value  # busy: sent instead of the greeting
         else:

@@ -10,33 +10,27 @@ from __future__ import annotations
 from collections import deque
 
 from ..protocol import (
-    ACK_PREFIX,
-    ERR_PREFIX,
-    GREETING,
     Decoder,
     Framing,
     MessageTooLarge,
     ProtocolError,
     Reply,
-    ServerError,
-    classify_body,
     codec_for,
-    parse_seed_response,
     reply_limit,
 )
-from ..protocol import Ack as AckReply
 from ..protocol import Greeting as GreetingReply
 from .diagnose import empty_line_hint, first_bytes_hint, seed_stall_hint
 from .errors import ClientError, ClosedEarly, UnexpectedBytes
+from .wire import DEFAULT_WIRE, Wire
 
 # Large enough for the ack of any message a server would accept, yet bounded.
 DEFAULT_MAX_REPLY_BYTES = reply_limit(64 * 1024 * 1024)
 
 
-def name_body(body: bytes, greeting_body: bytes) -> Reply:
-    """One line/frame reply body named; UnexpectedBytes when it fits no reply."""
+def name_body(wire: Wire, body: bytes, greeting_body: bytes | None, *, first: bool) -> Reply:
+    """One line/frame reply body named (Wire.name_body); UnexpectedBytes when it fits no reply."""
     try:
-        return classify_body(body, greeting_body)
+        return wire.name_body(body, greeting_body, first=first)
     except ProtocolError as exc:
         raise UnexpectedBytes(str(exc)) from None
 
@@ -49,16 +43,20 @@ def reply_too_large(exc: MessageTooLarge) -> UnexpectedBytes:
 FIRST_BYTES_KEPT = 64
 
 
-def _could_start(data: bytes | bytearray, prefix: bytes) -> bool:
-    n = min(len(data), len(prefix))
-    return data[:n] == prefix[:n]
-
-
 class ReplyReader:
-    """Replies out of the bytes one connection received, in order."""
+    """Replies out of the bytes one connection received, in order, as a target speaking
+    `wire` sends them (ValueError: a greeting `wire` cannot have on `framing`)."""
 
-    def __init__(self, framing: Framing, max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> None:
+    def __init__(
+        self,
+        framing: Framing,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        wire: Wire = DEFAULT_WIRE,
+    ) -> None:
+        wire.check_framing(framing)
         self.framing = framing
+        self.wire = wire
+        self._greeting_body = wire.greeting_body(framing)
         self._codec = codec_for(framing)
         self._max = max_reply_bytes
         self._eof = False
@@ -68,10 +66,12 @@ class ReplyReader:
         # seed: everything received and not yet parsed; line/frame: the bytes
         # of the incomplete message the decoder holds (kept for take_unparsed).
         self._pending = bytearray()
-        self._seed_greeting_due = framing is Framing.SEED
+        self._seed_greeting_due = framing is Framing.SEED and wire.greets
         self._raw = False  # set by take_unparsed: bytes are collected, no longer parsed
         self._first = bytearray()  # the first FIRST_BYTES_KEPT bytes received
-        self._taken = 0  # replies next_reply() gave: the greeting, then one per message
+        # Replies next_reply() gave: the greeting (taken at once when none is due), then
+        # one per message.
+        self._taken = 0 if wire.greets else 1
         if framing is not Framing.SEED:
             self._decoder = self._codec.message_decoder(max_reply_bytes)
 
@@ -129,11 +129,12 @@ class ReplyReader:
     def stall_hint(self) -> str | None:
         """What waiting in vain for the next reply most likely means, if anything is known."""
         if self._decoder is None and self._taken == 1 and not self._raw:
-            return seed_stall_hint(bytes(self._pending))
+            return seed_stall_hint(bytes(self._pending), self.wire)
         return None
 
     def _explained(self, exc: UnexpectedBytes) -> UnexpectedBytes:
-        hint = first_bytes_hint(self.framing, bytes(self._first)) if self._taken == 0 else None
+        first = bytes(self._first)
+        hint = first_bytes_hint(self.framing, first, self.wire) if self._taken == 0 else None
         return exc if hint is None else UnexpectedBytes(hint, bytes(self._first))
 
     def _next_reply(self) -> Reply | None:
@@ -141,9 +142,9 @@ class ReplyReader:
             return self._next_seed_reply()
         if self._bodies:
             body = self._bodies.popleft()
-            if not body and self._taken and (hint := empty_line_hint(self.framing)):
+            if not body and self._taken and (hint := empty_line_hint(self.framing, self.wire)):
                 raise UnexpectedBytes(hint)
-            return name_body(body, self._codec.greeting_body)
+            return name_body(self.wire, body, self._greeting_body, first=self._taken == 0)
         if self._failure is not None:
             raise self._failure
         if self._eof:
@@ -167,18 +168,19 @@ class ReplyReader:
 
     def _next_seed_reply(self) -> Reply | None:
         pending = self._pending
-        if self._seed_greeting_due:
-            if pending.startswith(GREETING):
+        greeting = self.wire.greeting
+        if self._seed_greeting_due and greeting is not None:
+            if pending.startswith(greeting):
                 self._seed_greeting_due = False
-                del pending[: len(GREETING)]
+                del pending[: len(greeting)]
                 return GreetingReply()
-            if _could_start(pending, GREETING):
+            if greeting.startswith(pending):
                 if not self._eof:
                     return None
                 raise self._closed_early(len(pending))
             self._seed_greeting_due = False
         # A seed answer ends only when the server closes; reject garbage sooner.
-        if not (_could_start(pending, ACK_PREFIX) or _could_start(pending, ERR_PREFIX)):
+        if not self.wire.could_start_answer(pending):
             raise UnexpectedBytes("unexpected bytes from a seed server", bytes(pending))
         if len(pending) > self._max + 1:
             raise UnexpectedBytes(f"a seed answer longer than {self._max} bytes")
@@ -189,13 +191,9 @@ class ReplyReader:
         data = bytes(pending)
         pending.clear()
         try:
-            response = parse_seed_response(data)
+            return self.wire.seed_answer(data)
         except ProtocolError as exc:
             raise UnexpectedBytes(str(exc)) from None
-        if response.error is not None:
-            return ServerError(response.error)
-        assert response.answer is not None  # parse_seed_response gives one or the other
-        return AckReply(response.answer)
 
     @staticmethod
     def _closed_early(partial: int) -> ClosedEarly:

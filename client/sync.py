@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from ..protocol import Endpoint, Reply
+from ..protocol import ACK_PREFIX, ERR_PREFIX, GREETING, Endpoint, Reply
 from .base import (
     READ_SIZE,
     ConnectionBase,
@@ -23,6 +23,7 @@ from .base import (
 )
 from .errors import ClientError, ClientTimeout, ClosedEarly
 from .reader import DEFAULT_MAX_REPLY_BYTES
+from .wire import DEFAULT_WIRE, Wire
 
 
 def connect(
@@ -31,15 +32,26 @@ def connect(
     connect_timeout: float = 5.0,
     timeout: float = 10.0,
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    greeting: bytes | None = GREETING,
+    ack_prefix: bytes = ACK_PREFIX,
+    error_prefix: bytes = ERR_PREFIX,
 ) -> Connection:
-    """Open a TCP connection to a seed://, line:// or frame:// URL (greeting not read yet)."""
+    """Open a TCP connection to a seed://, line:// or frame:// URL (greeting not read yet).
+
+    `greeting` (None: the target sends none), `ack_prefix` (b"": a plain echo) and
+    `error_prefix` are the target's wire constants (docs/targets.md, `[wire]`); the
+    defaults are docs/protocol.md's. Timeouts are seconds. Raises ValueError for wire
+    constants that cannot be told apart (Wire), ConnectFailed when no connection is made.
+    """
     endpoint = parse_url(url)
+    wire = Wire(greeting, ack_prefix, error_prefix)
+    wire.check_framing(endpoint.framing)
     try:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=connect_timeout)
     except (OSError, UnicodeError) as exc:
         raise connect_error(endpoint, exc, connect_timeout) from None
     tune(sock)
-    return Connection(sock, endpoint, timeout=timeout, max_reply_bytes=max_reply_bytes)
+    return Connection(sock, endpoint, timeout=timeout, max_reply_bytes=max_reply_bytes, wire=wire)
 
 
 def wait_ready(
@@ -49,8 +61,13 @@ def wait_ready(
     connect_timeout: float = 5.0,
     op_timeout: float = 10.0,
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    greeting: bytes | None = GREETING,
+    ack_prefix: bytes = ACK_PREFIX,
+    error_prefix: bytes = ERR_PREFIX,
 ) -> Connection:
     """Retry, with backoff, until the server accepts and greets; the greeted Connection.
+    A target that sends no greeting (`greeting=None`) is ready once it accepts.
+    The wire constants are connect()'s.
 
     Gives the last error once `timeout` seconds have passed. Unexpected bytes
     (not our server) end the wait at once.
@@ -66,6 +83,9 @@ def wait_ready(
                 connect_timeout=connect_seconds,
                 timeout=op_seconds,
                 max_reply_bytes=max_reply_bytes,
+                greeting=greeting,
+                ack_prefix=ack_prefix,
+                error_prefix=error_prefix,
             )
             conn.greeting()
         except ClientError as exc:
@@ -87,8 +107,9 @@ class Connection(ConnectionBase):
         *,
         timeout: float = 10.0,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        wire: Wire = DEFAULT_WIRE,
     ) -> None:
-        super().__init__(endpoint, timeout, max_reply_bytes)
+        super().__init__(endpoint, timeout, max_reply_bytes, wire)
         self.sock = sock
 
     def __enter__(self) -> Connection:
@@ -105,8 +126,10 @@ class Connection(ConnectionBase):
     # --- replies ---
 
     def greeting(self) -> None:
-        """Read the greeting; ServerRefused when the server answers ERR instead (busy)."""
-        expect_greeting(self.receive())
+        """Read the greeting; ServerRefused when the server answers ERR instead (busy).
+        Nothing to read for a target that sends none."""
+        if self.wire.greets:
+            expect_greeting(self.receive())
 
     def receive(self) -> Reply:
         """The next reply. A seed answer is complete only when the server closes."""

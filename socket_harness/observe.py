@@ -1,5 +1,6 @@
 """Watch a target's process from the host through /proc: open file descriptors, resident
-memory, and the accept-queue depth of its listen sockets.
+memory, the accept-queue depth of its listen sockets, and the bytes a connection holds
+that the target has not read yet.
 
 Nothing runs inside the target, so this works for any image, one with no shell
 or `ls` included. `pid` is the process's PID as the host sees it: for a
@@ -126,6 +127,30 @@ def parse_listen_sockets(text: str) -> list[ListenSocket]:
         queued = int(fields[4].split(":")[1], 16)
         found.append(ListenSocket(host, port, queued, int(fields[9])))
     return found
+
+
+def unread_bytes(pid: int, port: int, peer_port: int) -> int:
+    """Bytes that arrived on the connection from `peer_port` to local `port`, in `pid`'s
+    network namespace, and that no read took yet: its `rx_queue` in /proc/PID/net/tcp{,6}.
+    0 once the target has read everything its peer sent. Raises ObservationError when no
+    such connection is there (it closed, or never reached that namespace)."""
+    for name in ("net/tcp", "net/tcp6"):
+        try:
+            text = _read(pid, name)
+        except ObservationError:
+            if name == "net/tcp" or not os.path.exists(f"/proc/{pid}"):
+                raise
+            continue  # no IPv6 in this namespace
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10 or int(fields[3], 16) == TCP_LISTEN:
+                continue
+            if _address(fields[1])[1] == port and _address(fields[2])[1] == peer_port:
+                return int(fields[4].split(":")[1], 16)
+    raise ObservationError(
+        f"no connection from port {peer_port} to port {port} in the network namespace of "
+        f"process {pid}"
+    )
 
 
 def listen_sockets(pid: int) -> list[ListenSocket]:

@@ -136,6 +136,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "promise(name, **fields): the target promise a check tests (socket_harness)"
     )
+    config.addinivalue_line(  # the project's promise map (tests/promises.py) reads them
+        "markers", "covers(*ids): documented promises of the project's server a check tests"
+    )
     config.stash[STATE] = State(
         targets=targets_from(config),
         checks=list(config.getoption(_dest("--check"))),
@@ -271,11 +274,7 @@ def pytest_runtest_makereport(
         return report
     state = item.config.stash[STATE]
     report.user_properties += [("check", check), ("target", target.name)]
-    if report.when == "setup" and report.skipped:
-        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
-        reason = str(reason).removeprefix("Skipped: ")
-        state.results.append((check, target.name, f"skipped: {reason}"))
-    if report.when == "call" and report.skipped:
+    if report.when in ("setup", "call") and report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
         reason = str(reason).removeprefix("Skipped: ")
         state.results.append((check, target.name, f"skipped: {reason}"))

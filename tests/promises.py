@@ -9,7 +9,10 @@ A promise is a sentence or a table row of those documents followed by an HTML co
 `tiers=fast,container` says the promise is checked in both tiers, so each tier needs a
 test of its own; without it one test in either tier will do. A test names what it
 checks with `@pytest.mark.covers("seed/one-read-8192", ...)`. A test is in the
-container tier when it is under tests/containers/, in the fast tier otherwise.
+container tier when it is under tests/containers/ or is a check of the conformance
+suite (socket_harness/conformance/, which tests/containers/test_conformance.py runs
+against the project's server: collected here with targets/socket-harness.toml), in the
+fast tier otherwise.
 
 `python -m tests.promises` collects the suite (pytest's own collection: nothing runs,
 no Docker needed) and writes docs/promises.md; `--check` only says whether that file
@@ -33,6 +36,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("README.md", "docs/protocol.md")
 MAP = ROOT / "docs" / "promises.md"
+CONFORMANCE = ROOT / "socket_harness" / "conformance"
+OWN_PROFILE = ROOT / "targets" / "socket-harness.toml"
+CONTAINER_TIER = ("tests/containers/", "socket_harness/conformance/")
 MARKER = "covers"
 TIERS = ("fast", "container")
 # `<!-- promise: ID -->` or `<!-- promise: ID tiers=fast,container -->`
@@ -199,7 +205,10 @@ def collect_covers(root: Path = ROOT) -> dict[str, list[str]]:
 def _collect_here() -> dict[str, list[str]]:
     collector = _Collector()
     code = pytest.main(
-        ["--collect-only", "-q", "-p", "no:cacheprovider", str(ROOT / "tests")],
+        [
+            *("--collect-only", "-q", "-p", "no:cacheprovider"),
+            *(str(ROOT / "tests"), str(CONFORMANCE), "--target", str(OWN_PROFILE)),
+        ],
         plugins=[collector],
     )
     # 5: no tests selected (all deselected above), what a good collection ends with
@@ -209,8 +218,8 @@ def _collect_here() -> dict[str, list[str]]:
 
 
 def tier_of(test: str) -> str:
-    """ "container" for a test under tests/containers/, else "fast"."""
-    return "container" if test.startswith("tests/containers/") else "fast"
+    """ "container" for a test under tests/containers/ or a conformance check, else "fast"."""
+    return "container" if test.startswith(CONTAINER_TIER) else "fast"
 
 
 def coverage(promises: Iterable[Promise], covers: dict[str, list[str]]) -> dict[str, Coverage]:
@@ -237,7 +246,9 @@ def render(promises: list[Promise], covers: dict[str, list[str]]) -> str:
         "README.md and docs/protocol.md and the tests' `@pytest.mark.covers(ID)` markers; do",
         "not edit. `tests/unit/test_promises.py` fails when a promise has no test (in each tier",
         "its `tiers=` names), when a marker names no promise, and when this file is not what",
-        "the generator writes. Test paths are under `tests/`.",
+        "the generator writes. Test paths are under `tests/`, except the conformance suite's",
+        "checks (`socket_harness/conformance/`, container tier: run against the project's",
+        "server by `tests/containers/test_conformance.py`).",
         "",
         f"{len(promises)} promises; {sum(1 for c in table.values() if c.fast)} checked in the fast "
         f"tier, {sum(1 for c in table.values() if c.container)} in the container tier.",

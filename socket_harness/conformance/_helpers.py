@@ -1,8 +1,12 @@
-"""What several checks share: choosing a listener, and one message's exchange."""
+"""What several checks share: choosing a listener, one message's exchange, cut writes."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -53,3 +57,40 @@ def try_connect(host: str, port: int) -> socket.socket | None:
         return socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
     except TimeoutError:
         return None
+
+
+def write_in_pieces(conn: WirePeer, data: bytes, plan: Sequence[int], pause: float) -> None:
+    """`data` in writes of the plan's sizes (bytes; the rest in one), `pause` seconds apart.
+
+    Nagle is off on a WirePeer, so each write leaves as its own segment(s)."""
+    start = 0
+    for size in [*plan, len(data)]:
+        piece = data[start : start + size]
+        if not piece:
+            break
+        if start and pause:
+            time.sleep(pause)
+        conn.write(piece)
+        start += size
+
+
+@contextlib.contextmanager
+def paused(service: Any) -> Iterator[None]:
+    """The target's main process stopped (SIGSTOP) for the block, continued (SIGCONT) after
+    it, even on error: bytes sent meanwhile wait in its receive queue, so its next read
+    finds them all at once whatever the segments. Needs a container (TargetProblem)."""
+    service.send_signal("SIGSTOP")
+    try:
+        yield
+    finally:
+        service.send_signal("SIGCONT")
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` every 20 ms until it holds; AssertionError naming `what` after
+    `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {seconds:.1f} s")
+        time.sleep(0.02)

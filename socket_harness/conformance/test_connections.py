@@ -11,7 +11,7 @@ from ..observe import accept_queue_depth
 from ..plugin import TargetPeer
 from ..profile import Backlog, MaxConnections, Target
 from ..wire import WirePeer
-from ._helpers import assert_bytes, exchange, greeted, preferred, try_connect
+from ._helpers import assert_bytes, exchange, greeted, preferred, try_connect, wait_for
 
 # How long a queued connection must stay without its greeting while every slot is held.
 QUIET = 1.0  # seconds
@@ -35,6 +35,7 @@ def assert_no_bytes_within(conn: WirePeer, seconds: float) -> None:
 
 
 @pytest.mark.check("max-connections/reject-busy")
+@pytest.mark.covers("errors/busy", "server/overflow-reject", "server/max-connections")
 @pytest.mark.promise("max_connections", overflow="reject")
 def test_the_connection_over_the_limit_is_told_busy(
     target_peer: TargetPeer, target_promise: MaxConnections
@@ -67,6 +68,7 @@ def test_the_connection_over_the_limit_is_told_busy(
 
 
 @pytest.mark.check("max-connections/pause-queues")
+@pytest.mark.covers("server/max-connections", "server/overflow-pause-backlog")
 @pytest.mark.promise("max_connections", overflow="pause")
 def test_the_connection_over_the_limit_waits_for_a_slot(
     target_peer: TargetPeer, target_promise: MaxConnections
@@ -75,17 +77,27 @@ def test_the_connection_over_the_limit_waits_for_a_slot(
     holders = [greeted(target_peer, listener) for _ in range(target_promise.limit)]
     try:
         with target_peer.connect(listener) as waiting:
+            pid = target_peer.service.pid
+            if pid is not None:  # the kernel holds it: one in the accept queue (/proc)
+                wait_for(
+                    lambda: accept_queue_depth(pid, listener.port) == 1,
+                    QUIET,
+                    "the connection over the limit in the accept queue",
+                )
             assert_no_bytes_within(waiting, QUIET)
             holders.pop().close()
             expected = target_peer.expect.greeting(listener.framing)
             assert_bytes(expected, waiting.take(len(expected), "the greeting once a slot freed"))
             exchange(target_peer, waiting, listener, b"after the wait")
+        for index, holder in enumerate(holders):  # the held ones were never disturbed
+            exchange(target_peer, holder, listener, f"still held {index}".encode())
     finally:
         for holder in holders:
             holder.close()
 
 
 @pytest.mark.check("backlog/queues-b-plus-one")
+@pytest.mark.covers("server/backlog", "server/overflow-pause-backlog")
 @pytest.mark.promise("backlog")
 def test_backlog_queues_b_plus_one_and_serves_them_in_order(
     target: Target, target_peer: TargetPeer, target_promise: Backlog

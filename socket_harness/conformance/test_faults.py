@@ -17,7 +17,7 @@ from ..expect import FRAME_HEADER_SIZE, frame, read
 from ..observe import fd_count, peak_rss_bytes, rss_bytes
 from ..plugin import TargetPeer
 from ..profile import Framing, Listener, Target
-from ._bounded import BOUNDED
+from ..strategies import conformance_settings
 from ._faults import (
     SEGMENT,
     connect_flood,
@@ -53,6 +53,7 @@ def test_a_reset_mid_message_then_a_normal_exchange(
 
 
 @pytest.mark.check("faults/half-close-gets-every-answer")
+@pytest.mark.covers("line/half-close")
 def test_a_half_closed_peer_gets_every_answer_then_the_close(
     target: Target, target_peer: TargetPeer
 ) -> None:
@@ -67,6 +68,7 @@ def test_a_half_closed_peer_gets_every_answer_then_the_close(
 
 
 @pytest.mark.check("faults/truncated-frame-dropped")
+@pytest.mark.covers("frame/truncated-at-eof")
 def test_a_truncated_frame_at_eof_is_dropped(target: Target, target_peer: TargetPeer) -> None:
     """docs/protocol.md, `frame`: a frame cut short (in its body, or in its 4-byte header)
     and then EOF is no message: no answer, only the close. Then the next peer is served."""
@@ -107,8 +109,9 @@ def garbage_for(framing: Framing, limit: int | None) -> st.SearchStrategy[bytes]
 
 
 @pytest.mark.check("faults/garbage-answered-per-framing")
+@pytest.mark.covers("server/peer-misbehaviour", "line/message-body", "errors/too-large")
 @pytest.mark.usefixtures("many_sessions")
-@BOUNDED
+@conformance_settings(15)
 @given(data=st.data())
 @example(data=None)  # the fixed cases below, before any random one
 def test_garbage_gets_what_its_framing_makes_of_it(
@@ -155,6 +158,7 @@ def check_garbage(peer: TargetPeer, listener: Listener, garbage: bytes, limit: i
 
 
 @pytest.mark.check("faults/never-reading-peer-bounded")
+@pytest.mark.covers("server/backpressure")
 def test_a_peer_that_never_reads_cannot_grow_the_target(
     target: Target, target_peer: TargetPeer
 ) -> None:
@@ -189,6 +193,7 @@ def test_a_connect_flood_far_past_the_backlog_then_serves(
 
 
 @pytest.mark.check("faults/fds-and-memory-back-to-baseline", container=True)
+@pytest.mark.covers("server/peer-misbehaviour")
 @pytest.mark.usefixtures("many_sessions")
 def test_after_every_fault_fds_and_memory_return_to_baseline(
     target: Target, target_peer: TargetPeer

@@ -19,7 +19,16 @@ def listeners_for(target: Target, limit: int) -> list[Listener]:
     ]
 
 
+def deciding_bytes(framing: Framing, limit: int) -> bytes:
+    """A message one byte over `limit`, up to the byte that decides it: limit + 1 body bytes
+    (line, seed), or the frame header announcing limit + 1 (docs/protocol.md, Framings)."""
+    if framing is Framing.FRAME:
+        return (limit + 1).to_bytes(FRAME_HEADER_SIZE, "big")
+    return b"o" * (limit + 1)
+
+
 @pytest.mark.check("limit/at-bound")
+@pytest.mark.covers("limits/exact-bound", "server/max-message-bytes")
 @pytest.mark.promise("max_message_bytes")
 def test_a_message_of_exactly_the_limit_is_answered(
     target: Target, target_peer: TargetPeer, target_promise: MaxMessageBytes
@@ -30,6 +39,7 @@ def test_a_message_of_exactly_the_limit_is_answered(
 
 
 @pytest.mark.check("limit/one-over")
+@pytest.mark.covers("errors/too-large", "server/max-message-bytes")
 @pytest.mark.promise("max_message_bytes")
 def test_one_byte_over_the_limit_is_too_large_and_closed(
     target: Target, target_peer: TargetPeer, target_promise: MaxMessageBytes
@@ -39,10 +49,7 @@ def test_one_byte_over_the_limit_is_too_large_and_closed(
     limit = target_promise.limit
     expect = target_peer.expect
     for listener in listeners_for(target, limit):
-        if listener.framing is Framing.FRAME:
-            sent = (limit + 1).to_bytes(FRAME_HEADER_SIZE, "big")
-        else:
-            sent = b"o" * (limit + 1)
+        sent = deciding_bytes(listener.framing, limit)
         with greeted(target_peer, listener) as conn:
             conn.write(sent)
             assert_bytes(
@@ -50,3 +57,28 @@ def test_one_byte_over_the_limit_is_too_large_and_closed(
             )
         with greeted(target_peer, listener) as conn:  # and it serves on
             exchange(target_peer, conn, listener, b"after")
+
+
+@pytest.mark.check("limit/over-after-answers")
+@pytest.mark.covers("errors/too-large", "server/max-message-bytes")
+@pytest.mark.promise("max_message_bytes")
+def test_over_the_limit_after_earlier_answers_gets_them_then_too_large(
+    target: Target, target_peer: TargetPeer, target_promise: MaxMessageBytes
+) -> None:
+    """On each line and frame listener, one write: two small messages, then one over the
+    limit, sent up to the byte that decides it (line: byte limit + 1 of the body; frame: its
+    header). The two answers come first, then `too-large`, then the close."""
+    limit = target_promise.limit
+    expect = target_peer.expect
+    earlier = [b"first", b"second"]
+    for listener in target.listeners:
+        framing = listener.framing
+        if framing is Framing.SEED:
+            continue  # one message per connection: nothing comes before
+        stream = b"".join(expect.message(framing, body) for body in earlier)
+        stream += deciding_bytes(framing, limit)
+        expected = b"".join(expect.ack(framing, body) for body in earlier)
+        expected += expect.error(framing, "too-large")
+        with greeted(target_peer, listener) as conn:
+            conn.write(stream)
+            assert_bytes(expected, conn.read_until_close("two answers, too-large, the close"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -27,14 +28,15 @@ from hypothesis.stateful import (
 from ..expect import read
 from ..plugin import TargetPeer
 from ..profile import Framing, Listener, Target
+from ..strategies import conformance_settings
 from ..wire import WirePeer
-from ._bounded import stateful
 from ._faults import limit_of, many_sessions, persistent_or_skip  # noqa: F401 (a fixture)
 from ._helpers import assert_bytes, greeted
 
 MAX_BODY = 4096  # bytes: a message body, at most (or the declared limit, if smaller)
 MAX_OPEN = 6  # connections open at once, at most (or a connection limit the target keeps)
 STEPS = 40  # steps per example
+EXAMPLES = 15  # examples under HYPOTHESIS_PROFILE=ci (socket_harness.strategies scales it)
 
 
 def bodies(max_size: int) -> st.SearchStrategy[bytes]:
@@ -168,15 +170,17 @@ class Connections(RuleBasedStateMachine):
 
 
 @pytest.mark.check("stateful/many-connections-any-order")
+@pytest.mark.covers("line/pipelined-in-order", "frame/pipelined-in-order")
 @pytest.mark.usefixtures("many_sessions")
 def test_many_connections_in_any_order_get_exactly_their_answers(
     target: Target, target_peer: TargetPeer
 ) -> None:
-    """The state machine above, STEPS steps per example (settings: conformance._bounded)."""
+    """The state machine above: EXAMPLES examples of STEPS steps (`conformance_settings`)."""
     listeners = persistent_or_skip(target)
     limit = limit_of(target)
     Connections.peer = target_peer
     Connections.listeners = listeners
     Connections.max_body = min(MAX_BODY, limit if limit is not None else MAX_BODY)
     Connections.max_open = open_at_most(target)
-    run_state_machine_as_test(Connections, settings=stateful(STEPS))
+    budget = settings(conformance_settings(EXAMPLES), stateful_step_count=STEPS)
+    run_state_machine_as_test(Connections, settings=budget)

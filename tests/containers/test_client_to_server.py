@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from socket_harness import client
 from socket_harness.protocol import ErrorReason, Framing
+from socket_harness.strategies import container_settings, payloads
 from tests.containers.conftest import RunClient, StartServer
 from tests.harness.containers import ServerContainer
-from tests.harness.strategies import container_settings, payloads
 from tests.oracle import model
 
 # Small enough to pass as arguments (four characters a byte), large enough to span segments.

@@ -67,6 +67,10 @@ def exchange(url: str, payload: bytes, expected: bytes) -> bytes:
         return read_up_to(sock, len(expected))
 
 
+# The modules of socket_harness/ the client image copies for `--target FILE` (stdlib only).
+PROFILE_READER = {"errors.py", "load.py", "profile.py", "toml_lines.py", "validate.py"}
+
+
 @pytest.mark.parametrize("app", ["server", "client"])
 def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
     images: dict[str, str], docker_client: docker.DockerClient, app: str
@@ -86,9 +90,11 @@ def test_image_adds_well_under_a_megabyte_and_holds_only_its_code(
     )
     paths = listing.decode().split()
     # .dockerignore and the COPY lines: the socket_harness package holding its own code and
-    # protocol/, no Dockerfile, no caches.
+    # protocol/ (the client also the target-profile reader, for --target), no Dockerfile,
+    # no caches.
     assert {path.split("/")[0] for path in paths} == {"socket_harness"}
-    assert {path.split("/")[1] for path in paths} == {app, "protocol", "__init__.py"}
+    extra = PROFILE_READER if app == "client" else set()
+    assert {path.split("/")[1] for path in paths} == {app, "protocol", "__init__.py", *extra}
     assert f"socket_harness/{app}/__main__.py" in paths
     assert not [p for p in paths if "__pycache__" in p or p.endswith(("Dockerfile", ".pyc"))]
 
@@ -110,7 +116,8 @@ def other_checkout(tmp_path: Path) -> Path:
     copy = tmp_path / "other-checkout"
     for name in ("ci", "protocol", "server", "client"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in (".dockerignore", "pyproject.toml", "socket_harness/__init__.py"):
+    reader = [f"socket_harness/{name}" for name in sorted(PROFILE_READER)]
+    for name in (".dockerignore", "pyproject.toml", "socket_harness/__init__.py", *reader):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, copy / name)
     (copy / "build").mkdir()

@@ -20,8 +20,10 @@ client: the PHP server counts every accepted connection toward its five.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,10 +36,12 @@ from testcontainers.core.network import Network
 
 from tests.harness import tracking
 from tests.harness.containers import (
+    ClientRun,
     accept_queue_depth,
     bridge_ip,
     container_logs,
     create_network,
+    run_client,
     start_tracked,
 )
 from tests.harness.labels import harness_labels
@@ -340,6 +344,66 @@ def test_socat_echo_returns_each_line_unchanged_with_no_greeting(
         conn.shutdown(socket.SHUT_WR)
         # Nothing before (no greeting), between or after (no prefix, no error line).
         assert read_to_eof(conn) == b""
+
+
+@pytest.mark.covers("client/wire-constants")
+def test_client_image_talks_to_socat_echo_with_its_wire_constants(
+    start_target: StartTarget,
+    images: dict[str, str],
+    target_network: Network,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The client CLI and load generator of the client image, given socat's wire constants
+    (`--greeting none --ack-prefix ''`), on the same bridge network as the socat container."""
+    socat = start_target("socat-echo")
+    socat.connect_when_ready().close()
+    url = f"line://{socat.ip}:{PORT}"
+
+    def run(*args: str) -> ClientRun:
+        return run_client(target_network, request.node.nodeid, images["client"], [*args])
+
+    cli = run("--greeting", "none", "--ack-prefix", "", url, "hello, socat", "caf\\u00e9\\t", "")
+    assert (cli.exit_code, cli.stderr) == (0, "")
+    assert cli.stdout == "hello, socat\ncaf\u00e9\t\n\n"  # no greeting: none came
+
+    load = run(
+        "load", "--json", "--greeting", "none", "--ack-prefix", "", "--processes", "1",
+        "--connections", "6", "--concurrency", "3", "--messages", "40", "--size", "32", url,
+    )  # fmt: skip
+    assert load.exit_code == 0, load.stdout + load.stderr
+    report = json.loads(load.stdout)
+    assert report["completed"] == report["planned"]["messages"] == 6 * 40
+    assert report["connections"] == {"ok": 6, "failed": 0}
+    assert report["errors"] == {}
+
+    # The defaults are this project's constants: socat never greets, so the client says so.
+    default = run("--timeout", "1", url, "hello")
+    assert default.exit_code == 4, default.stderr  # timed out
+    assert "the greeting" in default.stderr
+    # The image has the profile reader: a missing profile is a usage error, not an ImportError.
+    missing = run("--target", "/nowhere.toml", "line", "hello")
+    assert missing.exit_code == 2
+    assert "/nowhere.toml: no such file" in missing.stderr
+
+
+@pytest.mark.covers("client/wire-constants")
+def test_host_client_takes_socat_s_constants_from_its_shipped_profile(
+    start_target: StartTarget,
+) -> None:
+    socat = start_target("socat-echo")
+    socat.connect_when_ready().close()
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "socket_harness.client"),
+            *("--target", "targets/socat-echo.toml", f"line://{socat.ip}:{PORT}", "hello"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == b"hello\n"
 
 
 def test_socat_echo_exits_143_at_once_on_sigterm(start_target: StartTarget) -> None:

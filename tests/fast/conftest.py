@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from tests.fast.server.process import RunningServer, ServerFactory, start_server
+
+LINE_ECHO = Path(__file__).with_name("line_echo.py")
 
 
 @pytest.fixture
@@ -59,3 +63,16 @@ def server_factory() -> Iterator[ServerFactory]:
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    """A running line echo (tests/fast/line_echo.py: no greeting, no ack prefix, a service
+    nobody here wrote) on 127.0.0.1 in a process of its own: its port (stopped at teardown)."""
+    proc = subprocess.Popen([sys.executable, str(LINE_ECHO)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield int(proc.stdout.readline())  # printed once it listens
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

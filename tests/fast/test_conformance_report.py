@@ -14,12 +14,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-ECHO = Path(__file__).with_name("line_echo.py")
 RUN_TIMEOUT = 120.0  # seconds: the whole suite against a loopback echo
 PROFILE = """\
 [target]
@@ -34,18 +30,6 @@ port = {port}
 greeting = false
 ack_prefix = "{ack}"
 """
-
-
-@pytest.fixture
-def echo_port() -> Iterator[int]:
-    """A running line echo on 127.0.0.1: its port (stopped at teardown)."""
-    proc = subprocess.Popen([sys.executable, str(ECHO)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield int(proc.stdout.readline())  # printed once it listens
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def run_suite(report: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:

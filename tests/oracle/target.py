@@ -17,6 +17,24 @@ from .golden import GoldenExchange
 from .wire import TIMEOUT, WirePeer, first_difference
 
 SIGNALS = ("SIGTERM", "SIGINT")
+# The promises (docs/promises.md) the golden rows check, the same in both tiers:
+# every tier plays every row, so the two test modules share one list.
+EXCHANGE_PROMISES = (
+    "golden/exchanges",
+    "proto/greeting",
+    "errors/err-reply",
+    "line/message-body",
+    "line/partial-at-eof",
+    "frame/length-prefix",
+    "limits/exact-bound",
+    "seed/no-wait-for-eof",
+    "seed/rest-ignored",
+    "seed/one-read-8192",
+    "errors/too-large",
+    "errors/busy",
+    "errors/idle-timeout",
+)
+SIGNAL_PROMISES = ("golden/exchanges", "errors/shutting-down", "server/shutdown-drain")
 
 
 class ServerUnderTest(Protocol):

@@ -13,7 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from socket_harness.protocol import ErrorReason, MessageTooLarge, codec_for
-from tests.harness.strategies import batches, cuts_at_edges, payloads
+from socket_harness.strategies import batches, cuts_at_edges, payloads
 from tests.oracle import model
 
 LIMIT = 64

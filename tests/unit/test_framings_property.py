@@ -18,7 +18,7 @@ from socket_harness.protocol import (
     encode_frame,
     encode_line,
 )
-from tests.harness.strategies import bodies_for, cut_points
+from socket_harness.strategies import bodies_for, cut_points
 from tests.oracle import model
 
 LIMIT = 64

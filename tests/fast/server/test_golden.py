@@ -13,7 +13,14 @@ import pytest
 
 from tests.fast.server.process import RunningServer, ServerFactory, start_server
 from tests.oracle.golden import GoldenExchange, golden_exchanges
-from tests.oracle.target import SIGNALS, check, play_signalled, verdict
+from tests.oracle.target import (
+    EXCHANGE_PROMISES,
+    SIGNAL_PROMISES,
+    SIGNALS,
+    check,
+    play_signalled,
+    verdict,
+)
 
 ROWS = golden_exchanges()
 EXCHANGES = [row for row in ROWS if row.how not in SIGNALS]
@@ -54,20 +61,7 @@ def server_for(
     return servers[row.options]
 
 
-@pytest.mark.covers(
-    "golden/exchanges",
-    "proto/greeting",
-    "errors/err-reply",
-    "line/message-body",
-    "line/partial-at-eof",
-    "frame/length-prefix",
-    "limits/exact-bound",
-    "seed/no-wait-for-eof",
-    "seed/rest-ignored",
-    "errors/too-large",
-    "errors/busy",
-    "errors/idle-timeout",
-)
+@pytest.mark.covers(*EXCHANGE_PROMISES)
 @pytest.mark.parametrize("row", EXCHANGES, ids=[row.id for row in EXCHANGES])
 def test_golden_exchange(
     servers: dict[tuple[tuple[str, str], ...], ProcessUnderTest], row: GoldenExchange
@@ -75,7 +69,7 @@ def test_golden_exchange(
     check(server_for(servers, row), row)
 
 
-@pytest.mark.covers("golden/exchanges", "errors/shutting-down", "server/shutdown-drain")
+@pytest.mark.covers(*SIGNAL_PROMISES)
 @pytest.mark.parametrize("how", SIGNALS)
 def test_golden_exchanges_of_a_signal(server_factory: ServerFactory, how: str) -> None:
     rows = [row for row in ROWS if row.how == how]

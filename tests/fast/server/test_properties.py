@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.fast.server.process import RunningServer, start_server
-from tests.harness.strategies import (
+from socket_harness.strategies import (
     batches,
     chunk_plans,
     cuts_at_edges,
     payloads,
 )
+from tests.fast.server.process import RunningServer, start_server
 from tests.oracle import model
 from tests.oracle.wire import WirePeer, first_difference
 

@@ -14,7 +14,8 @@ rarely; these strategies aim there on purpose:
 
 Tests add `@example`s for the cases that matter most, so the derandomized
 `ci` profile runs them every time. Budgets for container tests are per
-profile: `container_settings(N)`.
+profile: `container_settings(N)`; the conformance suite's properties use
+`conformance_settings(N)`, bounded so that a red run against any target ends fast.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 # docs/protocol.md, `seed`: one read of at most 8192 bytes.
@@ -53,6 +54,20 @@ def container_settings(ci_examples: int, **more: object) -> settings:
         # Servers outlive examples on purpose (one per module); examples cost real round trips.
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         **more,  # type: ignore[arg-type]
+    )
+
+
+def conformance_settings(ci_examples: int) -> settings:
+    """`container_settings(ci_examples)` for a conformance property: no shrinking, no example
+    database, no deadline. Every example costs round trips to a container and a target may be
+    slow: a failing example is reported as found (its first differing byte, escaped),
+    not shrunk for minutes, and nothing is written into the user's directory."""
+    return container_settings(
+        ci_examples,
+        phases=(Phase.explicit, Phase.generate),
+        database=None,
+        deadline=None,
+        report_multiple_bugs=False,
     )
 
 
