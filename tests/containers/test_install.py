@@ -316,8 +316,8 @@ def test_a_promise_the_image_does_not_keep_fails_clearly(
     user_venv: Path, echo_image: str, tmp_path: Path
 ) -> None:
     """A declared 16-byte message limit: the echo answers the 17-byte line instead of
-    `too-large`, also after two answers. The run fails, says where the bytes part, and how to
-    re-run that check."""
+    `too-large`, also after two answers and in garbage (a long line before the sentinel).
+    The run fails, says where the bytes part, and how to re-run that check."""
     promise = "\n[promises.max_message_bytes]\nlimit = 16\n"
     profile = write_profile(tmp_path / "project", f'image = "{echo_image}"', promise)
     code, output = conformance(user_venv, profile)
@@ -325,7 +325,8 @@ def test_a_promise_the_image_does_not_keep_fails_clearly(
     found = outcomes(output)
     assert found["limit/one-over"] == "failed", output
     assert found["limit/over-after-answers"] == "failed", output
+    assert found["faults/garbage-answered-per-framing"] == "failed", output
     assert found["limit/at-bound"] == "passed", output
     rerun = "--pyargs socket_harness.conformance --target my-echo.toml --check limit/one-over"
     assert rerun in output, output
-    assert "2 failed" in output.splitlines()[-1], output
+    assert "3 failed" in output.splitlines()[-1], output
