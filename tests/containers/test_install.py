@@ -47,7 +47,7 @@ pytestmark = pytest.mark.timeout(600)
 
 INSTALL_TIMEOUT = 300.0  # seconds: `pip install` of the checkout, dependencies included
 BUILD_TIMEOUT = 300.0  # seconds: the user's image, one COPY on the base image
-RUN_TIMEOUT = 180.0  # seconds: the whole conformance suite against the echo
+RUN_TIMEOUT = 360.0  # seconds: the whole conformance suite against the echo (24 checks)
 
 # The user's profile, as docs/targets.md and targets/socat-echo.toml show it.
 PROFILE = """\
@@ -64,14 +64,18 @@ greeting = false
 ack_prefix = ""
 {promises}"""
 
-# The checks a line echo passes with no promise declared: the wire's own.
-# Checks of seed's one read: not applicable to a target with no seed listener.
+# A line echo with no promise declared passes WIRE_CHECKS (tests/harness/user_repo.py)
+# and, with its container, the one that reads its process from the host.
+FDS_CHECK = "faults/fds-and-memory-back-to-baseline"
+# Not applicable to a line echo: checks of seed's one read, and of a frame listener.
 SEED_CHECKS = ("payload/seed-one-read-8192", "payload/seed-split-write")
+NOT_APPLICABLE = (*SEED_CHECKS, "faults/truncated-frame-dropped")
 CONTAINER_CHECKS = (
     "graceful-stop/drains-and-exits",
     "graceful-stop/aborted-exit-code",
     "max-sessions/exits-after-n",
     "payload/seed-one-read-8192",
+    FDS_CHECK,
 )
 
 
@@ -207,14 +211,15 @@ def test_the_suite_runs_against_the_users_own_image(
     assert re.search(r"^plugins: .*socket-harness-0\.1\.0", output, re.MULTILINE), output
     found = outcomes(output)
     assert len(found) == CHECKS, output
+    passing = (*WIRE_CHECKS, FDS_CHECK)
     for check, outcome in found.items():
-        expected = "passed" if check in WIRE_CHECKS else "skipped: "
+        expected = "passed" if check in passing else "skipped: "
         assert outcome.startswith(expected), f"{check}: {outcome}\n{output}"
-        if check in SEED_CHECKS:
+        if check in NOT_APPLICABLE:
             assert outcome.startswith("skipped: not applicable"), f"{check}: {outcome}"
-        elif check not in WIRE_CHECKS:
+        elif check not in passing:
             assert outcome.endswith(": not declared by the target"), f"{check}: {outcome}"
-    passed = len(WIRE_CHECKS)
+    passed = len(passing)
     assert f"{passed} passed, {CHECKS - passed} skipped" in output.splitlines()[-1], output
 
 
@@ -237,8 +242,8 @@ def test_a_promise_the_image_does_not_keep_fails_clearly(
     user_venv: Path, echo_image: str, tmp_path: Path
 ) -> None:
     """A declared 16-byte message limit: the echo answers the 17-byte line instead of
-    `too-large`, also after two answers. The run fails, says where the bytes part, and how to
-    re-run that check."""
+    `too-large`, also after two answers and in garbage (a long line before the sentinel).
+    The run fails, says where the bytes part, and how to re-run that check."""
     promise = "\n[promises.max_message_bytes]\nlimit = 16\n"
     profile = write_profile(tmp_path / "project", f'image = "{echo_image}"', promise)
     code, output = conformance(user_venv, profile)
@@ -246,7 +251,8 @@ def test_a_promise_the_image_does_not_keep_fails_clearly(
     found = outcomes(output)
     assert found["limit/one-over"] == "failed", output
     assert found["limit/over-after-answers"] == "failed", output
+    assert found["faults/garbage-answered-per-framing"] == "failed", output
     assert found["limit/at-bound"] == "passed", output
     rerun = "--pyargs socket_harness.conformance --target my-echo.toml --check limit/one-over"
     assert rerun in output, output
-    assert "2 failed" in output.splitlines()[-1], output
+    assert "3 failed" in output.splitlines()[-1], output

@@ -19,12 +19,17 @@ ECHO_PY = ROOT / "tests" / "fast" / "line_echo.py"
 ECHO_PORT = 9000
 # What the whole conformance suite does against it with a profile that declares no promise:
 # CHECKS checks (socket_harness/conformance), these pass, the rest are "not declared".
-CHECKS = 17  # the suite's checks, as `--list-checks` counts them
+CHECKS = 24  # the suite's checks, as `--list-checks` counts them
 WIRE_CHECKS = (
     "payload/echo-exact",
     "payload/pipelined-in-order",
     "payload/any-chunking",
     "faults/reset-then-serves",
+    "faults/half-close-gets-every-answer",
+    "faults/garbage-answered-per-framing",
+    "faults/never-reading-peer-bounded",
+    "faults/connect-flood-then-serves",
+    "stateful/many-connections-any-order",
 )
 
 # Its Dockerfile; {base} is the base image ci/bootstrap.sh chose (images.base_image()).

@@ -3,6 +3,8 @@
 Written from the specification's prose, not from `protocol/`: it imports nothing
 from `protocol/`, `server/` or `client/` (tests/unit/test_oracle_model.py checks
 that, and checks the model against every golden exchange of docs/protocol.md).
+How bytes read as messages (`read`) is the conformance suite's own
+(socket_harness/expect.py), so those golden checks cover it too.
 A test that must predict a server's bytes asks here; the bytes it compares
 against are then the specification's, never the codec under test's.
 
@@ -11,7 +13,12 @@ Framings are named by their URL scheme: "seed", "line", "frame". Sizes are in by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from socket_harness import expect
+from socket_harness.expect import Reading as Reading  # re-exported: the one reading
+from socket_harness.expect import read_frames as read_frames
+from socket_harness.expect import read_lines as read_lines
+from socket_harness.expect import read_seed as read_seed
+from socket_harness.profile import Framing
 
 # docs/protocol.md, the constants table: the tutorial's words, as UTF-8.
 GREETING = bytes.fromhex("e6b58be8af95e68890e58a9f210a")  # 测试成功!\n
@@ -74,68 +81,6 @@ def message(framing: str, body: bytes) -> bytes:
     return body
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What a server makes of the bytes a peer sent, by docs/protocol.md.
-
-    `messages`: the complete messages, in order. `too_large`: a message broke
-    the limit after them (the server answers them, then `ERR too-large`, and
-    closes). `certain_at`: how many bytes the server needs to see to decide
-    all that (the whole input, or the byte at which the limit is certainly
-    broken: a sender that goes on past it races the server's close).
-    `partial`: bytes of an incomplete message at the end (never a message).
-    """
-
-    messages: tuple[bytes, ...]
-    too_large: bool
-    certain_at: int
-    partial: int
-
-
-def read_lines(data: bytes, limit: int) -> Reading:
-    """`line`: a message is the bytes before `\\n` (any other byte, `\\r` included, is
-    body); too large as soon as the body held so far exceeds `limit`."""
-    messages: list[bytes] = []
-    start = 0
-    while True:
-        end = data.find(NEWLINE, start)
-        body_end = len(data) if end < 0 else end
-        if body_end - start > limit:
-            return Reading(tuple(messages), True, start + limit + 1, 0)
-        if end < 0:
-            return Reading(tuple(messages), False, len(data), len(data) - start)
-        messages.append(data[start:end])
-        start = end + 1
-
-
-def read_frames(data: bytes, limit: int) -> Reading:
-    """`frame`: a 4-byte big-endian body length, then the body; too large as soon
-    as a header announces more than `limit`."""
-    messages: list[bytes] = []
-    start = 0
-    while len(data) - start >= FRAME_HEADER_SIZE:
-        length = int.from_bytes(data[start : start + FRAME_HEADER_SIZE], "big")
-        if length > limit:
-            return Reading(tuple(messages), True, start + FRAME_HEADER_SIZE, 0)
-        end = start + FRAME_HEADER_SIZE + length
-        if end > len(data):
-            break
-        messages.append(data[start + FRAME_HEADER_SIZE : end])
-        start = end
-    return Reading(tuple(messages), False, len(data), len(data) - start)
-
-
-def read_seed(first_read: bytes, limit: int) -> Reading:
-    """`seed`: the one read (at most 8192 bytes) is the message; too large over `limit`.
-    No read (the peer closed first) is no message."""
-    taken = first_read[:SEED_READ_SIZE]
-    if not taken:
-        return Reading((), False, 0, 0)
-    if len(taken) > limit:
-        return Reading((), True, len(taken), 0)
-    return Reading((taken,), False, len(taken), 0)
-
-
 def read(framing: str, data: bytes, limit: int) -> Reading:
     """What a `framing` listener with `--max-message-bytes limit` makes of `data`.
 
@@ -144,11 +89,7 @@ def read(framing: str, data: bytes, limit: int) -> Reading:
     queued before the server reads), at most 8192 bytes of it.
     """
     _check_framing(framing)
-    if framing == "line":
-        return read_lines(data, limit)
-    if framing == "frame":
-        return read_frames(data, limit)
-    return read_seed(data, limit)
+    return expect.read(Framing(framing), data, limit)
 
 
 def answers(framing: str, data: bytes, limit: int) -> bytes:
