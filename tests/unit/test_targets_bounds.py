@@ -13,21 +13,7 @@ import pytest
 
 from socket_harness.load import MAX_PROFILE_BYTES, check_distinct_names
 from socket_harness.targets import Address, ProfileError, from_options, load
-
-MINIMAL = """\
-[target]
-image = "example/echo:1"
-
-[[listeners]]
-framing = "line"
-port = 7
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "profile.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
+from tests.unit.test_targets_load import MINIMAL, write
 
 
 def at(address: str) -> str:
