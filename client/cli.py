@@ -13,11 +13,14 @@ from . import streams
 from .base import expect_ack, expect_greeting
 from .errors import EXIT_CODES, ClientError
 from .messages import ESCAPES, gather
-from .options import Parser, add_timeouts
+from .options import Parser, add_timeouts, count
 from .output import Output
 from .sync import Connection, connect, wait_ready
 from .wire import Wire
 from .wire_options import URL_HELP, add_wire_options, resolve
+
+# The messages are sent from a list of N references per message: a million is 8 MB of it.
+MAX_REPEAT = 1_000_000
 
 
 def exit_code_table() -> str:
@@ -65,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a message from file F, raw (repeatable)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, metavar="N", help="send the messages N times (default 1)"
+        "--repeat",
+        type=count(0, MAX_REPEAT),
+        default=1,
+        metavar="N",
+        help=f"send the messages N times, 0 to {MAX_REPEAT} (default 1)",
     )
     parser.add_argument(
         "--wait-ready",
@@ -97,11 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may come after messages, and before
     try:
         endpoint, wire = resolve(args)
-        if args.repeat < 0:
-            raise ValueError("--repeat must be 0 or more")
         stdin = None if sys.stdin is None else sys.stdin.buffer  # None: closed at start
         messages = gather(endpoint.framing, args.messages, args.file, stdin) * args.repeat
         if endpoint.framing is Framing.SEED and b"" in messages:

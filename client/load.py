@@ -19,7 +19,7 @@ from ..protocol import SEED_READ_SIZE, Framing
 from . import streams
 from .load_report import LoadReport
 from .load_worker import Plan, WorkerResult, process_main
-from .options import Parser, add_timeouts, seconds
+from .options import Parser, add_timeouts, count, seconds
 from .wire import Wire
 from .wire_options import URL_HELP, add_wire_options, resolve
 
@@ -27,6 +27,14 @@ from .wire_options import URL_HELP, add_wire_options, resolve
 GRACE_SECONDS = 5.0
 # How long after Ctrl-C the workers may take to stop and report what they completed.
 STOP_SECONDS = 3.0
+# Upper bounds of the counts (README, "Load generator"): far above what one machine runs,
+# low enough that a typo is a usage error instead of an OverflowError or a huge allocation.
+MAX_CONNECTIONS = 10**9
+MAX_CONCURRENCY = 100_000  # connections open at once: each is a file descriptor
+MAX_MESSAGES = 10**9
+MAX_SIZE = 16 * 1024 * 1024  # payload bytes: each in-flight message holds a copy
+MAX_WINDOW = 65_536
+MAX_PROCESSES = 1024
 
 
 def default_processes() -> int:
@@ -59,22 +67,36 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("url", metavar="URL", help=URL_HELP)
-    parser.add_argument("--connections", type=int, default=100, metavar="N", help="default 100")
-    parser.add_argument("--concurrency", type=int, default=10, metavar="C", help="default 10")
+    parser.add_argument(
+        "--connections",
+        type=count(1, MAX_CONNECTIONS),
+        default=100,
+        metavar="N",
+        help="default 100",
+    )
+    parser.add_argument(
+        "--concurrency", type=count(1, MAX_CONCURRENCY), default=10, metavar="C", help="default 10"
+    )
     parser.add_argument(
         "--messages",
-        type=int,
+        type=count(0, MAX_MESSAGES),
         default=None,
         metavar="M",
         help="per line/frame connection (default 100)",
     )
     parser.add_argument(
-        "--size", type=int, default=64, metavar="S", help="payload bytes (default 64)"
+        "--size",
+        type=count(0, MAX_SIZE),
+        default=64,
+        metavar="S",
+        help="payload bytes (default 64)",
     )
-    parser.add_argument("--window", type=int, default=16, metavar="W", help="default 16")
+    parser.add_argument(
+        "--window", type=count(1, MAX_WINDOW), default=16, metavar="W", help="default 16"
+    )
     parser.add_argument(
         "--processes",
-        type=int,
+        type=count(1, MAX_PROCESSES),
         default=None,
         metavar="P",
         help="default: the CPUs this process may use",
@@ -155,17 +177,12 @@ def validate(args: argparse.Namespace, framing: Framing) -> None:
             )
     elif args.messages is None:
         args.messages = 100
-    for name in ("connections", "concurrency", "window", "processes"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1")
-    if (args.messages or 0) < 0 or args.size < 0:
-        raise ValueError("--messages and --size must be 0 or more")
 
 
 def main(argv: Sequence[str]) -> int:
     """`python -m socket_harness.client load ARGS`: run, print the report, give the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     try:
         endpoint, wire = resolve(args)
         framing = endpoint.framing

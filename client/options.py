@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 from . import streams
@@ -64,6 +65,24 @@ def seconds(text: str) -> float:
     if not value <= MAX_SECONDS:  # inf, or a timer that could not be set
         raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS} seconds: {text!r}")
     return value
+
+
+def count(least: int, most: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `least` to `most` (ASCII digits, as int() takes).
+
+    The bound keeps a typo from becoming an OverflowError or a list of a billion messages.
+    """
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be from {least} to {most}: {text!r}")
+        return value
+
+    return convert
 
 
 def add_timeouts(parser: argparse.ArgumentParser) -> None:

@@ -51,13 +51,18 @@ def parse_host_port(text: str) -> HostPort:
     return HostPort(host, int(port))
 
 
+# listen(2) takes the backlog as a C int (Python raises OverflowError beyond it; the kernel
+# then clamps it to net.core.somaxconn); every count option has the same bound.
+MAX_COUNT = 2**31 - 1
+
+
 def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a whole number") from None
-    if value < least:
-        raise ValueError(f"{text!r}: must be {least} or more")
+    if not least <= value <= MAX_COUNT:
+        raise ValueError(f"{text!r}: must be from {least} to {MAX_COUNT}")
     return value
 
 
@@ -109,8 +114,8 @@ OPTIONS = (
            "at max-connections: pause = stop accepting (the kernel backlog holds the rest), "
            "reject = accept, send `ERR busy`, close"),
     Option("--backlog", "SERVER_BACKLOG", _count, "512", "B",
-           "passed to listen() as given (Linux queues B+1 completed connects; "
-           "net.core.somaxconn caps it)"),
+           "passed to listen() as given, 0 to 2147483647 (a C int); Linux queues B+1 "
+           "completed connects and silently caps B at net.core.somaxconn"),
     Option("--idle-timeout", "SERVER_IDLE_TIMEOUT", _seconds, "55", "S",
            "a peer that sends nothing (and drains none of its answers) for S seconds gets "
            "`ERR idle-timeout` and is closed; 0 disables"),

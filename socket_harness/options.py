@@ -38,11 +38,16 @@ def _path(text: str) -> str:
     return str(Path(text).absolute())  # a command line's paths start where it was typed
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]+", re.ASCII)  # int() alone takes '٣٣' (33) and '1_0'
+
+
 def _integer(text: str) -> int:
+    if not _WHOLE.fullmatch(text.strip()):
+        raise _BadValue(f"{text!r} is not a whole number")
     try:
         return int(text)
-    except ValueError:
-        raise _BadValue(f"{text!r} is not a whole number") from None
+    except ValueError:  # more than 4300 digits (sys.get_int_max_str_digits)
+        raise _BadValue(f"{text[:20]!r}... has too many digits") from None
 
 
 def _number(text: str) -> float:

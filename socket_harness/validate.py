@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .errors import ProfileError
+from .hostport import parse_host_port
 from .profile import (
     DEFAULT_ACK_PREFIX,
     DEFAULT_ERROR_PREFIX,
@@ -59,6 +60,13 @@ SIGNALS = frozenset(
     )
 )  # fmt: skip
 UNCATCHABLE = frozenset({"SIGKILL", "SIGSTOP"})
+
+# A count (limit, backlog, sessions, bytes) is at most a C int: listen(2) takes an int and
+# servers keep such limits in one; more is a typo, and would overflow where it is used.
+MAX_COUNT = 2**31 - 1
+# The longest a check may wait on a promised duration (idle timeout, drain timeout): a
+# check waits about that long, and a run must end in minutes, not days.
+MAX_WAIT_SECONDS = 300.0
 
 # The image reference grammar of the distribution project (docker's `reference` package).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -189,16 +197,17 @@ class _Validator:
         return value
 
     def integer(
-        self, table: Mapping[str, Any], path: KeyPath, key: str, least: int, most: int | None = None
+        self, table: Mapping[str, Any], path: KeyPath, key: str, least: int, most: int = MAX_COUNT
     ) -> int | None:
         value = table.get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail((*path, key), f"must be a whole number, not {toml_type(value)}")
-        if value < least or (most is not None and value > most):
-            bound = f"from {least} to {most}" if most is not None else f"{least} or more"
-            raise self.fail((*path, key), f"{value} is out of range: must be {bound}")
+        if not least <= value <= most:
+            raise self.fail(
+                (*path, key), f"{value} is out of range: must be from {least} to {most}"
+            )
         return value
 
     def seconds(
@@ -212,6 +221,12 @@ class _Validator:
         if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
             least = "0 or more" if zero else "more than 0"
             raise self.fail((*path, key), f"{value} is out of range: must be {least} seconds")
+        if value > MAX_WAIT_SECONDS:
+            raise self.fail(
+                (*path, key),
+                f"{value} is out of range: at most {MAX_WAIT_SECONDS:g} seconds "
+                "(a check waits that long; docs/targets.md)",
+            )
         return float(value)
 
     def exit_code(self, table: Mapping[str, Any], path: KeyPath, key: str) -> int | None:
@@ -241,14 +256,11 @@ class _Validator:
         value = self.string(table, path, key)
         if value is None:
             return None
-        host, sep, port = value.rpartition(":")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        if not sep or not host or not port.isdigit():
-            raise self.fail((*path, key), f"{value!r} is not HOST:PORT (IPv6: [HOST]:PORT)")
-        if not 1 <= int(port) <= 65535:
-            raise self.fail((*path, key), f"port {int(port)} is out of range: must be 1 to 65535")
-        return Address(host, int(port))
+        try:
+            host, port = parse_host_port(value)
+        except ValueError as exc:
+            raise self.fail((*path, key), str(exc)) from None
+        return Address(host, port)
 
     def strings(self, table: Mapping[str, Any], path: KeyPath, key: str) -> tuple[str, ...] | None:
         value = table.get(key)
@@ -308,15 +320,16 @@ class _Validator:
             for key in ("command", "environment", "stop_signal", "readiness"):
                 if key in section:
                     raise self.not_started(("target", key))
+        listeners = self.listeners(top.get("listeners"), source)
         return Target(
             name=self.text(section, ("target",), "name") or default_name,
             source=source,
-            listeners=self.listeners(top.get("listeners"), source),
+            listeners=listeners,
             setup=setup,
             stop_signal=stop_signal,
             readiness=readiness or Readiness.CONNECT,
-            wire=self.wire(top.get("wire", {})),
-            promises=self.promises(top.get("promises", {}), source),
+            wire=self.wire(top.get("wire", {}), listeners),
+            promises=self.promises(top.get("promises", {}), source, listeners),
             path=path,
         )
 
@@ -390,11 +403,13 @@ class _Validator:
                     key = "name" if "name" in table else "framing"
                     raise self.fail((*path, key), f"a second listener named {name!r}")
                 if other.port == port:
-                    raise self.fail((*path, "port"), f"port {port} is listener {other.name!r}'s")
+                    raise self.fail(
+                        (*path, "port"), f"port {port} is already used by listener {other.name!r}"
+                    )
             found.append(Listener(name, framing, port))
         return tuple(found)
 
-    def wire(self, value: object) -> Wire:
+    def wire(self, value: object, listeners: Collection[Listener]) -> Wire:
         path: KeyPath = ("wire",)
         table = self.table(value, path, WIRE_KEYS)
         greeting_value = table.get("greeting", DEFAULT_GREETING.decode())
@@ -406,8 +421,15 @@ class _Validator:
         else:
             message = f"must be a string (or false: no greeting), not {toml_type(greeting_value)}"
             raise self.fail((*path, "greeting"), message)
+        if greeting is not None and b"\0" in greeting:
+            raise self.fail((*path, "greeting"), "must not hold a NUL character (\\u0000)")
         ack_prefix = self.bytes_(table, path, "ack_prefix", DEFAULT_ACK_PREFIX)
         error_prefix = self.bytes_(table, path, "error_prefix", DEFAULT_ERROR_PREFIX)
+        line = next((item for item in listeners if item.framing is Framing.LINE), None)
+        for key, prefix in (("ack_prefix", ack_prefix), ("error_prefix", error_prefix)):
+            if line is not None and b"\n" in prefix:
+                raise self.fail((*path, key), f"must not hold a newline: on line listener "
+                                f"{line.name!r} it would end the reply early")  # fmt: skip
         if not error_prefix:
             raise self.fail((*path, "error_prefix"), "must not be empty: every reply would be one")
         if ack_prefix.startswith(error_prefix):
@@ -418,7 +440,7 @@ class _Validator:
 
     # --- promises -------------------------------------------------------------
 
-    def promises(self, value: object, source: Source) -> Promises:
+    def promises(self, value: object, source: Source, listeners: Collection[Listener]) -> Promises:
         table = self.table(value, ("promises",), tuple(PROMISE_KEYS))
         made: dict[str, Any] = {}
         for name, item in table.items():
@@ -432,6 +454,10 @@ class _Validator:
                 )
             ]
             made[name] = tuple(parts) if name == "max_connections" else parts[0]
+        self.one_limit_per_setup(made.get("max_connections", ()))
+        health = made.get("health")
+        if health is not None:
+            self.health_port_free(health, listeners)
         backlog = made.get("backlog")
         if backlog is not None and "max_connections" not in table["backlog"]:
             # Unsaid, the slots to fill are those a connection limit of the same setup allows.
@@ -444,6 +470,28 @@ class _Validator:
                 backlog, max_connections=same[0].limit if same else 1
             )
         return Promises(**made)
+
+    def one_limit_per_setup(self, limits: Collection[MaxConnections]) -> None:
+        """One setup starts one server: it has one connection limit and one overflow."""
+        seen: list[MaxConnections] = []
+        for index, item in enumerate(limits):
+            for other_index, other in enumerate(seen):
+                if other.setup == item.setup:
+                    raise self.fail(
+                        ("promises", "max_connections", index),
+                        f"the same setup (command and environment) as "
+                        f"promises.max_connections[{other_index}]: one started target has one "
+                        f"limit and one overflow; give each its own environment",
+                    )
+            seen.append(item)
+
+    def health_port_free(self, health: Health, listeners: Collection[Listener]) -> None:
+        for listener in listeners:
+            if listener.port == health.address.port:
+                raise self.fail(
+                    ("promises", "health", "address"),
+                    f"port {listener.port} is already used by listener {listener.name!r}",
+                )
 
     def setup(self, table: Mapping[str, Any], path: KeyPath, source: Source) -> Setup:
         if isinstance(source, Address):

@@ -302,7 +302,7 @@ BAD = [
     ("listener without a port", MINIMAL.replace("port = 7\n", ""), 4, "listeners[0].port",
      "missing: every listener needs one"),
     ("two listeners on one port", MINIMAL + "\n[[listeners]]\nframing = 'seed'\nport = 7\n", 10,
-     "listeners[1].port", "port 7 is listener 'line''s"),
+     "listeners[1].port", "port 7 is already used by listener 'line'"),
     (
         "promise without its value",
         MINIMAL + "\n[promises.graceful_stop]\naborted_exit_code = 3\n",

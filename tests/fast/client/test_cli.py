@@ -75,6 +75,13 @@ def test_repeat_on_seed_opens_a_connection_per_message(server: RunningServer) ->
     assert done.stdout == (GREETING + ACK + b"again\n") * 3
 
 
+@pytest.mark.covers("client/connections")
+def test_options_and_messages_mix_in_any_order(server: RunningServer) -> None:
+    done = run_cli(server.url("line"), "--wait-ready", "3", "hi", "--repeat", "2", "yo")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == GREETING + (ACK + b"hi\n" + ACK + b"yo\n") * 2
+
+
 @pytest.mark.covers("client/no-message")
 def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
     done = run_cli(server.url("line"))
@@ -94,6 +101,20 @@ def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
         (["line://127.0.0.1:9", "--timeout", "inf"], b"at most 31536000 seconds"),
         (["line://127.0.0.1:9", "--connect-timeout", "1e300"], b"at most 31536000 seconds"),
         (["load", "line://127.0.0.1:9", "--duration-limit", "nan"], b"more than 0 seconds"),
+        # Counts are bounded: no OverflowError, no list of a billion messages (MemoryError).
+        (
+            ["line://127.0.0.1:9", "a", "--repeat", "99999999999999999999"],
+            b"--repeat: must be from 0 to 1000000",
+        ),
+        (["line://127.0.0.1:9", "--repeat", "1000000000", "a"], b"must be from 0 to 1000000"),
+        (["line://127.0.0.1:9", "--repeat", "-1", "a"], b"--repeat: must be from 0"),
+        (
+            ["load", "line://127.0.0.1:9", "--connections", "99999999999999999999"],
+            b"--connections: must be from 1 to 1000000000",
+        ),
+        (["load", "line://127.0.0.1:9", "--size", "99999999999"], b"--size: must be from 0"),
+        (["load", "line://127.0.0.1:9", "--processes", "5000"], b"--processes: must be from 1"),
+        (["load", "line://127.0.0.1:9", "--window", "0"], b"--window: must be from 1"),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], words: bytes) -> None:

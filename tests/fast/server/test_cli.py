@@ -58,6 +58,10 @@ def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
     [
         (["--listen", "http://127.0.0.1:1"], {}, "scheme"),
         (["--backlog", "-1"], {}, "--backlog"),
+        # listen(2) takes a C int: beyond it Python raised OverflowError (a traceback, exit 1).
+        (["--backlog", "2147483648"], {}, "must be from 0 to 2147483647"),
+        ([], {"SERVER_BACKLOG": "99999999999999999999"}, "SERVER_BACKLOG"),
+        (["--max-connections", "2147483648"], {}, "--max-connections"),
         (["--overflow", "drop"], {}, "--overflow"),
         ([], {"SERVER_IDLE_TIMEOUT": "soon"}, "SERVER_IDLE_TIMEOUT"),
         ([], {"SERVER_LISTEN": "line://127.0.0.1"}, "HOST:PORT"),
