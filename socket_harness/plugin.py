@@ -32,7 +32,7 @@ import pytest
 
 from .errors import ProfileError
 from .expect import Expect
-from .load import load
+from .load import check_distinct_names, load
 from .options import OPTIONS, from_options
 from .profile import PROMISE_NAMES, Framing, Listener, MaxSessions, Promise, Readiness, Target
 from .report import Collector
@@ -123,7 +123,9 @@ def targets_from(config: pytest.Config) -> list[Target]:
     files = _profile_files(config.getoption(_dest("--target")))
     try:
         if files:
-            return [from_options(values, file) if values else load(file) for file in files]
+            targets = [from_options(values, file) if values else load(file) for file in files]
+            check_distinct_names(targets)  # else their report rows could not be told apart
+            return targets
         return [from_options(values)] if values else []
     except ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -5,6 +5,8 @@ two targets of one name. Each bad profile is one ProfileError line naming where 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 import threading
 from pathlib import Path
@@ -260,3 +262,18 @@ def test_two_targets_of_one_name_name_both_files(tmp_path: Path) -> None:
 def test_targets_of_distinct_names_pass(tmp_path: Path) -> None:
     named = MINIMAL.replace("[target]\n", "[target]\nname = 'other'\n")
     check_distinct_names([load(write(tmp_path, MINIMAL)), load(write(tmp_path, named, "b.toml"))])
+
+
+def test_the_plugin_refuses_two_targets_of_one_name_before_collecting(tmp_path: Path) -> None:
+    """The rule reaches the command line: one usage line (pytest's exit 4), no traceback."""
+    first = write(tmp_path, MINIMAL, "refused.toml")
+    (tmp_path / "sub").mkdir()
+    second = write(tmp_path / "sub", MINIMAL, "refused.toml")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs"]
+    command += ["socket_harness.conformance", "--target", str(first), "--target", str(second)]
+    done = subprocess.run(
+        [*command, "--list-checks"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "two targets are named 'refused'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
