@@ -116,8 +116,13 @@ class Campaign:
             for stats in active:
                 left = self.time_left()
                 if left is not None and left <= 0:
-                    self.stopped_by = "time"
-                    return
+                    # Every property gets one example, however loaded the machine: a
+                    # campaign's report must not list a property that never ran.
+                    if all(s.examples > 0 or s.done for s in active):
+                        self.stopped_by = "time"
+                        return
+                    if stats.examples > 0:
+                        continue
                 if self.stop_requested():
                     break
                 self._round(stats)
@@ -145,8 +150,8 @@ class Campaign:
             if self.interrupted:
                 raise _Stop  # even while shrinking: the smallest failing plan so far is saved
             if self._failing is None and (
-                (now >= round_end and stats.examples > examples_before)  # one, however slow
-                or now >= (self.deadline or now + 1)
+                stats.examples > examples_before  # one each round, however slow
+                and (now >= round_end or now >= (self.deadline or now + 1))
             ):
                 raise _Stop  # not while a failure is shrunk: its smallest example is the point
             for label in plan.labels:

@@ -60,6 +60,17 @@ def test_a_short_campaign_runs_every_property_and_reports_coverage(tmp_path: Pat
     assert "server coverage" in (tmp_path / "summary.txt").read_text()
 
 
+def test_a_campaign_shorter_than_one_round_still_runs_every_property(tmp_path: Path) -> None:
+    """1 s is less than one round of the first property (ROUND_SECONDS' low bound): the
+    campaign still gives every property one example before it stops (docs/fuzzing.md)."""
+    code, output = finish(fuzz(tmp_path, "--time", "1s", "--no-decoders"), timeout=120)
+    assert code == 0, output
+    report = json.loads((tmp_path / "summary.json").read_text())
+    assert report["stopped_by"] == "time"
+    ran = {name: prop["examples"] for name, prop in report["properties"].items()}
+    assert len(ran) > 1 and all(ran.values()), ran
+
+
 def test_ctrl_c_stops_the_campaign_with_its_summary_and_coverage(tmp_path: Path) -> None:
     proc = fuzz(tmp_path, "--time", "forever", "--no-decoders")
     started = threading.Event()
