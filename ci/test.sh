@@ -43,8 +43,11 @@ fi
 # finds exactly what this run left (other runs on the machine are not ours).
 SOCKET_HARNESS_SESSION=${SOCKET_HARNESS_SESSION:-run$(date +%s)$$}
 export SOCKET_HARNESS_SESSION
-# --dist loadfile (pyproject.toml): a module's tests, and its shared server, on one worker.
-pytest=(.venv/bin/python -m pytest -n "${WORKERS:-auto}" --durations=5)
+# --dist loadfile: a module's tests, and its module-scoped server, stay on one worker;
+# --no-loadscope-reorder: modules go out in the order tests/conftest.py sets (longest
+# first, by .test_durations), not xdist's own (most tests first).
+pytest=(.venv/bin/python -m pytest -n "${WORKERS:-auto}" --dist loadfile --no-loadscope-reorder
+    --durations=5)
 reports=${REPORTS_DIR:-reports}
 mkdir -p "$reports"
 

@@ -98,7 +98,7 @@ class TestTimedOut(BaseException):
     """
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # pytest-timeout's hook, if it is loaded
 def pytest_timeout_set_timer(item: pytest.Item, settings: tuple[object, ...]) -> bool | None:
     """pytest-timeout's `signal` method, but ending the test with TestTimedOut."""
     timeout, method = settings[0], settings[1]
