@@ -15,6 +15,8 @@ help:
 	@echo "make fuzz    - fuzzing campaign against the server in its container (FUZZ_TIME=3m|10m|forever)"
 	@echo "make mutation - mutation testing of protocol/ and server/ (MUTATION_PATHS, MUTATION_BUDGET)"
 	@echo "make bench   - benchmarks against baselines"
+	@echo "make bootstrap - the Docker engine, Compose v2 and the base image (offline where no registry)"
+	@echo "make images  - bootstrap, then build the server and client images (printed: ID and tag)"
 	@echo "make targets - build the shipped targets' images (TARGETS=php-tutorial socat-echo baseline-blocking ...)"
 	@echo "make sweep   - remove anything a killed run left behind"
 
