@@ -150,13 +150,17 @@ class ConnectionBase:
     def _reply_timeout(self) -> ClientTimeout:
         """The greeting, or the answer to message N, did not come within `timeout`."""
         taken = self._reader.replies_taken
+        hint = self._reader.stall_hint() or ""
         if taken == 0:
             waiting_for = "the greeting"
+            if not hint and not self._reader.received_any:
+                # Silence where a greeting was due: most often a target that greets nobody.
+                hint = "nothing came (a target that greets nobody: --greeting none, greeting=None)"
         elif taken > self._messages_sent:  # only raw bytes sent, or nothing
             waiting_for = "a reply"
         else:
             waiting_for = f"the answer to message {self.first_message_number + taken - 1}"
-        return ClientTimeout(waiting_for, self.timeout, self._reader.stall_hint() or "")
+        return ClientTimeout(waiting_for, self.timeout, hint)
 
     def _send_timeout(self, framed: bool) -> ClientTimeout:
         """The server took no more bytes within `timeout` (it reads nothing)."""

@@ -85,6 +85,11 @@ class ReplyReader:
         return self._taken
 
     @property
+    def received_any(self) -> bool:
+        """True once any byte has arrived on the connection."""
+        return bool(self._first)
+
+    @property
     def reply_buffered(self) -> bool:
         """True when next_reply() would return a reply without more bytes."""
         return bool(self._bodies)
