@@ -121,7 +121,8 @@ class LoadReport:
             )
         lines = [
             f"load {self.url}: {shape}, size {planned['size']}, "
-            f"concurrency {planned['concurrency']}, {planned['processes']} processes, "
+            f"concurrency {planned['concurrency']}, {planned['processes']} "
+            f"process{'' if planned['processes'] == 1 else 'es'}, "
             f"loop {planned['loop']}",
             f"  completed    {d['completed']}/{planned[self.unit]} {self.unit} in "
             f"{d['elapsed_s']:.3f} s = {d['rate_per_s']:.0f} {self.unit}/s",
