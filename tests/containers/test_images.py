@@ -269,8 +269,12 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
 
 @pytest.mark.covers("server/health-answer", "server/max-sessions")
 def test_health_probes_never_count_as_sessions(start_server: StartServer) -> None:
-    server = start_server(max_sessions=1)
+    # The probe is a Python start-up in the container: seconds on a loaded machine, past
+    # the image's 2-s timeout. What is tested is that probes are no sessions, not their speed.
+    server = start_server(max_sessions=1, health_timeout=20)
     wrapped = server.container.get_wrapped_container()
+    assert wrapped.attrs["Config"]["Healthcheck"]["Timeout"] == 20 * 10**9
+    assert wrapped.attrs["Config"]["Healthcheck"]["Test"][0] == "CMD"  # the image's probe
 
     def probes() -> int:
         wrapped.reload()

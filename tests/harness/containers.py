@@ -75,7 +75,8 @@ class ServerContainer:
     tag another run could move; `options` are the server's, as SERVER_* variables.
     `ready=False` returns once the container runs, without waiting for readiness;
     `cpus` caps its CPU (e.g. 0.1: a start-up ten times slower, so a test can act in
-    the middle of it). Ready: every listener and the health endpoint are in LISTEN
+    the middle of it); `health_timeout` (s) replaces the image's HEALTHCHECK timeout
+    only. Ready: every listener and the health endpoint are in LISTEN
     state in the container (socket_harness.ready, Readiness.LISTENING).
     """
 
@@ -88,6 +89,7 @@ class ServerContainer:
         *,
         ready: bool = True,
         cpus: float | None = None,
+        health_timeout: float | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("listen", DEFAULT_LISTEN)
@@ -97,6 +99,8 @@ class ServerContainer:
         run: dict[str, Any] = {}
         if cpus is not None:
             run["nano_cpus"] = int(cpus * 1e9)
+        if health_timeout is not None:  # the image's probe and interval, a longer timeout
+            run["healthcheck"] = {"timeout": int(health_timeout * 1e9)}
         self.sut = ContainerRun(
             self.target,
             image,
