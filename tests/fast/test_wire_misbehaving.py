@@ -1,7 +1,7 @@
 """socket_harness/wire.py against targets that misbehave: one that floods its peer after the
-first read, one that resets the connection at once (on its first byte). Each is a tiny stdlib server on loopback in a
-thread of this process (a real socket, a real RST); the peer must fail with one line, in
-bounded time and memory, never a raw ConnectionResetError.
+first read, one that resets the connection at once (on its first byte). Each is a tiny
+stdlib server on loopback in a thread of this process (a real socket, a real RST); the
+peer must fail with one line, in bounded time and memory, never a raw ConnectionResetError.
 """
 
 from __future__ import annotations
