@@ -17,6 +17,12 @@ check (its stable ID; `container=True`: needs the target's container, so it is
 tests (skipped as *not declared by the target* when the profile lacks it; keyword
 arguments pick one of several, e.g. `overflow="pause"`). Under `CI=true` a run in
 which a promise a target declares went unchecked fails.
+
+Misuse and broken targets are one line: no target or an unknown `--check` is a usage
+error (exit 4); a target that cannot be started is `error: REASON` for each of its
+checks in the "check x target" table (after one failed start, the rest fail at once);
+SIGTERM is handled like Ctrl-C (fixtures tear down, exit 2). The table is gathered from
+each report's user_properties, so it works on the pytest-xdist controller too.
 """
 
 from __future__ import annotations
