@@ -262,14 +262,16 @@ NO_TARGET = (
 
 def _usage_errors(state: State, items: list[pytest.Item]) -> None:
     """UsageError (one line, exit 4) for a --check no collected check matches, or for
-    checks collected without a target."""
+    checks collected without a target (to run them: --list-checks needs none)."""
     known = sorted({c for c in map(check_id, items) if c is not None})
     unknown = [w for w in state.checks if not any(_selected(c, [w]) for c in known)]
     if unknown and known:
         raise pytest.UsageError(
             f"--check {', '.join(unknown)}: no such check; the checks: {' '.join(known)}"
         )
-    if not state.targets and any("target" in getattr(i, "fixturenames", ()) for i in items):
+    if state.list_checks or state.targets:
+        return
+    if any("target" in getattr(i, "fixturenames", ()) for i in items):
         raise pytest.UsageError(NO_TARGET)
 
 
