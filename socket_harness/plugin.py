@@ -17,12 +17,19 @@ check (its stable ID; `container=True`: needs the target's container, so it is
 tests (skipped as *not declared by the target* when the profile lacks it; keyword
 arguments pick one of several, e.g. `overflow="pause"`). Under `CI=true` a run in
 which a promise a target declares went unchecked fails.
+
+Misuse and broken targets are one line: no target or an unknown `--check` is a usage
+error (exit 4); a target that cannot be started is `error: REASON` for each of its
+checks in the "check x target" table (after one failed start, the rest fail at once);
+SIGTERM is handled like Ctrl-C (fixtures tear down, exit 2). The table is gathered from
+each report's user_properties, so it works on the pytest-xdist controller too.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +60,14 @@ class State:
     checked: dict[str, set[str]] = field(default_factory=dict)  # target -> promise names run
     results: list[tuple[str, str, str]] = field(default_factory=list)  # (check, target, outcome)
     report: Collector | None = None  # --conformance-report
+    options: list[str] = field(default_factory=list)  # the --target-* options given, as argv
+    dead: dict[str, str] = field(default_factory=dict)  # target -> why it never got ready
+    sigterm: Any = None  # the SIGTERM handler before ours
 
 
 STATE = pytest.StashKey[State]()
+SETUP_LOGS = pytest.StashKey[str]()  # a target's log tail when it failed to start for an item
+LOG_TAIL = 4000  # characters of a target's logs shown with a failure
 
 
 def _dest(flag: str) -> str:
@@ -116,10 +128,23 @@ def _profile_files(given: Sequence[str]) -> list[Path]:
     return files
 
 
+def _given_options(config: pytest.Config) -> dict[str, Any]:
+    values = {option.flag: config.getoption(_dest(option.flag)) for option in OPTIONS}
+    return {flag: value for flag, value in values.items() if value is not None}
+
+
+def options_argv(config: pytest.Config) -> list[str]:
+    """The `--target-*` options of this run as argv (a repeatable one once per value)."""
+    argv: list[str] = []
+    for flag, value in _given_options(config).items():
+        for item in value if isinstance(value, list) else [value]:
+            argv += [flag, str(item)]
+    return argv
+
+
 def targets_from(config: pytest.Config) -> list[Target]:
     """The targets the command line names (ProfileError becomes a one-line usage error)."""
-    values = {option.flag: config.getoption(_dest(option.flag)) for option in OPTIONS}
-    values = {flag: value for flag, value in values.items() if value is not None}
+    values = _given_options(config)
     files = _profile_files(config.getoption(_dest("--target")))
     try:
         if files:
@@ -145,11 +170,27 @@ def pytest_configure(config: pytest.Config) -> None:
         targets=targets_from(config),
         checks=list(config.getoption(_dest("--check"))),
         list_checks=bool(config.getoption(_dest("--list-checks"))),
+        options=options_argv(config),
     )
+    config.pluginmanager.register(Gather(config.stash[STATE]), "socket_harness.gather")
+    if config.stash[STATE].targets:
+        config.stash[STATE].sigterm = signal.signal(signal.SIGTERM, _interrupt)
     report_dir = config.getoption(_dest("--conformance-report"))
     if report_dir and not config.stash[STATE].list_checks:
         config.stash[STATE].report = Collector(Path(report_dir))
         config.pluginmanager.register(config.stash[STATE].report, "socket_harness.report")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM (a CI cancel, `timeout`) ends the run like Ctrl-C: fixtures tear down, so the
+    target's containers and network are removed, and pytest exits 2 (interrupted)."""
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None and state.sigterm is not None:
+        signal.signal(signal.SIGTERM, state.sigterm)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -159,11 +200,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not state.targets:
         if state.list_checks:
             metafunc.parametrize("target", [None], ids=["no-target"], scope="session")
-            return
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid} needs a target: --target FILE (a profile, "
-            "docs/targets.md), --target-image IMAGE or --target-address HOST:PORT"
-        )
+        return  # a usage error once collected (pytest_collection_modifyitems), not per module
     names = [target.name for target in state.targets]
     metafunc.parametrize("target", state.targets, ids=names, scope="session")
 
@@ -217,8 +254,30 @@ def _selected(check: str | None, wanted: Sequence[str]) -> bool:
     return any(check == w or check.startswith(w.rstrip("/") + "/") for w in wanted)
 
 
+NO_TARGET = (
+    "no target: give --target FILE (a profile, docs/targets.md), "
+    "--target-image IMAGE or --target-address HOST:PORT"
+)
+
+
+def _usage_errors(state: State, items: list[pytest.Item]) -> None:
+    """UsageError (one line, exit 4) for a --check no collected check matches, or for
+    checks collected without a target (to run them: --list-checks needs none)."""
+    known = sorted({c for c in map(check_id, items) if c is not None})
+    unknown = [w for w in state.checks if not any(_selected(c, [w]) for c in known)]
+    if unknown and known:
+        raise pytest.UsageError(
+            f"--check {', '.join(unknown)}: no such check; the checks: {' '.join(known)}"
+        )
+    if state.list_checks or state.targets:
+        return
+    if any("target" in getattr(i, "fixturenames", ()) for i in items):
+        raise pytest.UsageError(NO_TARGET)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
+    _usage_errors(state, items)
     kept = [item for item in items if _selected(check_id(item), state.checks)]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
@@ -257,13 +316,31 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
 
 
 def rerun_command(item: pytest.Item, target: Target, check: str) -> str:
-    """The command that re-runs just `check` against just `target`."""
+    """The command that re-runs just `check` against just `target`: its profile file (if
+    any) and the `--target-*` options of this run, as given."""
     module = item.module.__name__ if isinstance(item, pytest.Function) else item.nodeid
     package = module.rpartition(".")[0] or module
-    where = str(target.path) if target.path else "(the same --target-* options)"
+    where = ["--target", str(target.path)] if target.path else []
+    options = item.config.stash[STATE].options
     return shlex.join(
-        ["python", "-m", "pytest", "--pyargs", package, "--target", where, "--check", check]
+        ["python", "-m", "pytest", "--pyargs", package, *where, *options, "--check", check]
     )
+
+
+def _message(call: pytest.CallInfo[None]) -> str:
+    """Why `call` failed: an assertion's (or pytest.fail's) own message, else the exception
+    with its type (`ValueError: ...`)."""
+    if call.excinfo is None:
+        return ""
+    value = call.excinfo.value
+    plain = isinstance(value, (AssertionError, pytest.fail.Exception)) and str(value)
+    return str(value) if plain else call.excinfo.exconly()
+
+
+def _reason(call: pytest.CallInfo[None]) -> str:
+    """The first line of `_message`: what the table shows."""
+    text = _message(call).strip()
+    return (text.splitlines() or ["(no message)"])[0]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -274,26 +351,64 @@ def pytest_runtest_makereport(
     target, check = _target_of(item), check_id(item)
     if target is None or check is None:
         return report
-    state = item.config.stash[STATE]
     report.user_properties += [("check", check), ("target", target.name)]
+    outcome = None
     if report.when in ("setup", "call") and report.skipped:
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else "skipped"
-        reason = str(reason).removeprefix("Skipped: ")
-        state.results.append((check, target.name, f"skipped: {reason}"))
+        outcome = "skipped: " + str(reason).removeprefix("Skipped: ")
+    elif report.when == "setup" and report.failed:
+        outcome = f"error: {_reason(call)}"
+        report.sections.append(("re-run", rerun_command(item, target, check)))
+        logs = item.stash.get(SETUP_LOGS, "")
+        if logs:
+            report.sections.append((f"{target.name} logs", logs[-LOG_TAIL:]))
     elif report.when == "call":
         promise = _promise_marker(item)
         if promise is not None:
-            state.checked.setdefault(target.name, set()).add(promise[0])
-        state.results.append((check, target.name, report.outcome))
+            report.user_properties.append(("promise", promise[0]))
+        outcome = f"failed: {_reason(call)}" if report.failed else report.outcome
         if report.failed:
-            report.sections.append(("re-run", rerun_command(item, target, check)))
-            peer = getattr(item, "funcargs", {}).get("target_peer")
-            if isinstance(peer, TargetPeer) and peer.peers:
-                report.sections.append(("exchange", peer.exchange()))
-            service = getattr(item, "funcargs", {}).get("target_service")
-            if service is not None and service.has_container:
-                report.sections.append((f"{target.name} logs", service.logs()[-4000:]))
+            _shorten(report, call)
+            _explain(report, item, target, check)
+    if outcome is not None:
+        report.user_properties.append(("outcome", outcome))
     return report
+
+
+def _shorten(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """A check's assertion (a wrong byte, a silent target) as `file:line: message`, not
+    pytest's traceback with source: the message already says what was awaited and seen."""
+    if call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+        entry = call.excinfo.traceback[-1]
+        report.longrepr = f"{entry.path}:{entry.lineno + 1}: {_message(call)}"
+
+
+def _explain(report: pytest.TestReport, item: pytest.Item, target: Target, check: str) -> None:
+    report.sections.append(("re-run", rerun_command(item, target, check)))
+    peer = getattr(item, "funcargs", {}).get("target_peer")
+    if isinstance(peer, TargetPeer) and peer.peers:
+        report.sections.append(("exchange", peer.exchange()))
+    service = getattr(item, "funcargs", {}).get("target_service")
+    if service is not None and service.has_container:
+        report.sections.append((f"{target.name} logs", service.logs()[-LOG_TAIL:]))
+
+
+class Gather:
+    """Fills `state`'s table from the reports' user_properties (set by
+    pytest_runtest_makereport): in this process, or on the pytest-xdist controller from
+    its workers' reports, which the same hook sees."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = {str(key): value for key, value in report.user_properties}
+        if "outcome" not in props:
+            return
+        check, target = str(props["check"]), str(props["target"])
+        self.state.results.append((check, target, str(props["outcome"])))
+        if "promise" in props:
+            self.state.checked.setdefault(target, set()).add(str(props["promise"]))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -312,6 +427,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash[STATE]
     if os.environ.get("CI") != "true" or state.list_checks or not state.results:
         return
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller has every worker's results
     missing = []
     for target in state.targets:
         done = state.checked.get(target.name, set())
@@ -348,11 +465,16 @@ def target_image(target: Target) -> Iterator[str | None]:
 
     client = docker.from_env()
     try:
-        yield image_of(target, client)
+        image = image_of(target, client)
     except TargetProblem as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)  # failed below, outside this handler: one message, not two
+    else:
+        problem = ""
     finally:
         client.close()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    yield image
 
 
 @pytest.fixture(scope="session")
@@ -399,6 +521,9 @@ def target_service(
     if target_image is None:
         yield ExistingAddress(target)
         return
+    dead = request.config.stash[STATE].dead
+    if target.name in dead:  # it failed once: the rest of its checks fail at once
+        pytest.fail(dead[target.name], pytrace=False)
     readiness = Readiness.LISTENING if isinstance(target_promise, MaxSessions) else None
     try:
         service = ContainerRun(
@@ -410,7 +535,10 @@ def target_service(
             readiness=readiness,
         )
     except TargetProblem as exc:
-        pytest.fail(str(exc), pytrace=False)
+        dead[target.name] = str(exc).splitlines()[0]
+        request.node.stash[SETUP_LOGS] = exc.logs
+    if target.name in dead:  # failed outside the handler: one message, not two
+        pytest.fail(dead[target.name], pytrace=False)
     try:
         yield service
     finally:

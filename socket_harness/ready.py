@@ -36,7 +36,10 @@ POLL_INTERVAL = 0.05  # seconds between two attempts
 
 class TargetProblem(Exception):
     """The target cannot be had: its image does not build, it exits or never gets ready.
-    The message is one line (plus the target's log tail where it exited)."""
+    The message is one line (plus the target's log tail where it exited); `logs` is the
+    target's output (str) when a runner could still read it, else ""."""
+
+    logs: str = ""
 
 
 class Startable(Protocol):

@@ -18,17 +18,19 @@ import docker.errors
 
 from .labels import harness_labels
 from .profile import Build, Image, Target
-from .sut import TargetProblem
+from .sut import TargetProblem, engine_said
 
 __all__ = ["TargetProblem", "create_network", "image_of"]
 
 
 def image_of(target: Target, client: docker.DockerClient) -> str:
-    """The image ID (or reference) to run for `target`: its `Image` reference as is, or the ID
-    of the image built from its `Build` (the build's own output on failure: TargetProblem)."""
+    """The image ID (or reference) to run for `target`: its `Image` reference (pulled when the
+    engine lacks it), or the ID of the image built from its `Build`. TargetProblem (one line)
+    when the image is neither on the engine nor pullable, or with the build's own output when
+    the build fails; a failed build leaves no container behind (forcerm)."""
     source = target.source
     if isinstance(source, Image):
-        return source.reference
+        return _present(source.reference, client)
     if not isinstance(source, Build):
         raise TargetProblem(f"{target.name}: an address is not started")
     try:
@@ -37,6 +39,7 @@ def image_of(target: Target, client: docker.DockerClient) -> str:
             dockerfile=str(source.dockerfile),
             buildargs=dict(source.args),
             rm=True,
+            forcerm=True,  # a failed step's container too, not only successful ones
         )
     except docker.errors.BuildError as exc:
         tail = "".join(str(part.get("stream", part.get("error", ""))) for part in exc.build_log)
@@ -46,6 +49,24 @@ def image_of(target: Target, client: docker.DockerClient) -> str:
     except docker.errors.APIError as exc:
         raise TargetProblem(f"{target.name}: building {source.context} failed: {exc}") from None
     return str(image.id)
+
+
+def _present(reference: str, client: docker.DockerClient) -> str:
+    try:
+        client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as exc:
+        raise TargetProblem(f"image {reference}: the engine said {engine_said(exc)}") from None
+    else:
+        return reference
+    try:
+        client.images.pull(reference)
+    except docker.errors.APIError as exc:
+        raise TargetProblem(
+            f"image {reference} is not on this engine and could not be pulled: {engine_said(exc)}"
+        ) from None
+    return reference
 
 
 def create_network(owner: str) -> Any:

@@ -95,6 +95,10 @@ class SystemUnderTest:
     def _ready_or_removed(self, readiness: Readiness | None, timeout: float) -> None:
         try:
             self.wait_ready(readiness, timeout)
+        except TargetProblem as exc:
+            exc.logs = exc.logs or self.logs()  # read before the removal loses them
+            self.remove()
+            raise
         except BaseException:
             self.remove()
             raise
@@ -239,6 +243,12 @@ class HostProcess(SystemUnderTest):
             self._pidfd = -1
 
 
+def engine_said(exc: Exception) -> str:
+    """The first line of the Docker engine's own explanation of `exc` (an APIError)."""
+    explanation = getattr(exc, "explanation", None) or str(exc)
+    return (str(explanation).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class ContainerRun(SystemUnderTest):
     """A container of `image` as the target, reached from the host at its bridge IP.
 
@@ -287,8 +297,15 @@ class ContainerRun(SystemUnderTest):
             self.container.with_env(name, value)
         if setup.command is not None:
             self.container.with_command(list(setup.command))
+        import docker.errors
+
         try:
-            self.container.start()
+            try:
+                self.container.start()
+            except docker.errors.APIError as exc:  # no such image, no such command, ...
+                raise TargetProblem(
+                    f"{target.name}: the engine could not start {image}: {engine_said(exc)}"
+                ) from None
             wrapped = self.container.get_wrapped_container()
             if on_start is not None:
                 on_start(str(wrapped.name), self.logs)

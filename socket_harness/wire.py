@@ -3,8 +3,9 @@
 The oracle tests (tests/oracle) and the conformance suite both talk to a target
 through it. No framing code at all: what it sends is given as bytes and what it receives is
 returned as bytes, for the caller to compare with the specification's. When the
-server does not answer, the AssertionError says which server, what the peer was
-waiting for, how long, and the last bytes it saw.
+server does not answer, resets the connection before the bytes awaited, or sends more
+than one read keeps (MAX_RECEIVED), the AssertionError (one line) says which server,
+what the peer was waiting for, and the bytes it saw.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ TIMEOUT = 5.0
 # How much of what was received a failure message shows (its end: the last bytes seen).
 SHOW_BYTES = 64
 TRANSCRIPT_ENTRIES = 32  # the last writes and reads of one connection, for a failure report
+# The most one read keeps (bytes): far above any answer a check expects (a message is at most
+# a profile's max_message_bytes, answers of a check add up to a few MiB), far below what a
+# target that floods its peer sends in the TIMEOUT a read waits (hundreds of MB on loopback).
+MAX_RECEIVED = 16 * 1024 * 1024
 
 
 def show(data: bytes, limit: int = SHOW_BYTES) -> str:
@@ -112,6 +117,11 @@ class WirePeer:
                 f"{self.server} ({self.where}) took none of {len(data)} bytes for "
                 f"{self.timeout:.0f} s; received so far: {show(bytes(self.received))}"
             ) from None
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise AssertionError(
+                f"{self.server} ({self.where}) closed the connection ({exc.strerror}) while the "
+                f"peer wrote {len(data)} bytes; received so far: {show(bytes(self.received))}"
+            ) from None
 
     def write_acknowledged(self, data: bytes) -> None:
         """Write, then wait until the server's kernel has acknowledged every byte."""
@@ -128,8 +138,9 @@ class WirePeer:
     def half_close(self) -> None:
         self.sock.shutdown(socket.SHUT_WR)
 
-    def read_until_close(self, waiting_for: str = "its close") -> bytes:
-        """Every byte until the server closes; ServerSilent after `timeout` s without it.
+    def read_until_close(self, waiting_for: str = "its close", limit: int = MAX_RECEIVED) -> bytes:
+        """Every byte until the server closes; ServerSilent after `timeout` s without it,
+        AssertionError once more than `limit` bytes came (a target that floods its peer).
 
         A reset after the server sent its bytes ends the read too: the bytes are
         then compared like any others.
@@ -152,14 +163,29 @@ class WirePeer:
                 break
             if not chunk:
                 break
-            self.received += chunk
-            self.transcript.append(("received", chunk))
+            self._keep(chunk, limit, waiting_for)
         return bytes(self.received)
+
+    def _keep(self, chunk: bytes, limit: int, waiting_for: str) -> None:
+        self.received += chunk
+        self.transcript.append(("received", chunk))
+        if len(self.received) > limit:
+            raise AssertionError(
+                f"{self.server} ({self.where}) sent more than {limit} bytes while the peer "
+                f"waited for {waiting_for}; received {show(bytes(self.received))}"
+            )
+
+    def _reset(self, size: int, waiting_for: str) -> AssertionError:
+        return AssertionError(
+            f"{self.server} ({self.where}) reset the connection after {len(self.received)} of "
+            f"{size} bytes while the peer waited for {waiting_for}; "
+            f"received {show(bytes(self.received))}"
+        )
 
     def await_bytes(self, size: int, waiting_for: str) -> bytes:
         """Wait until `size` bytes have arrived in all; what arrived so far (kept, so
         `read_until_close` still returns it). ServerSilent if they do not come in
-        time, AssertionError if the server closes first."""
+        time, AssertionError (one line) if the server closes or resets first."""
         deadline = time.monotonic() + self.timeout
         while len(self.received) < size:
             left = deadline - time.monotonic()
@@ -171,17 +197,18 @@ class WirePeer:
                 )
             self.sock.settimeout(left)
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(max(1, min(65536, size - len(self.received))))
             except TimeoutError:
                 continue
+            except ConnectionResetError:
+                raise self._reset(size, waiting_for) from None
             if not chunk:
                 raise AssertionError(
                     f"{self.server} ({self.where}) closed after {len(self.received)} of {size} "
                     f"bytes while the peer waited for {waiting_for}; "
                     f"received {show(bytes(self.received))}"
                 )
-            self.received += chunk
-            self.transcript.append(("received", chunk))
+            self._keep(chunk, MAX_RECEIVED, waiting_for)
         return bytes(self.received)
 
     def take(self, size: int, waiting_for: str) -> bytes:

@@ -249,9 +249,9 @@ def test_a_promise_the_image_does_not_keep_fails_clearly(
     code, output = conformance(user_venv, profile)
     assert code == 1, output
     found = outcomes(output)
-    assert found["limit/one-over"] == "failed", output
-    assert found["limit/over-after-answers"] == "failed", output
-    assert found["faults/garbage-answered-per-framing"] == "failed", output
+    assert found["limit/one-over"].startswith("failed: "), output
+    assert found["limit/over-after-answers"].startswith("failed: "), output
+    assert found["faults/garbage-answered-per-framing"].startswith("failed: "), output
     assert found["limit/at-bound"] == "passed", output
     rerun = "--pyargs socket_harness.conformance --target my-echo.toml --check limit/one-over"
     assert rerun in output, output
