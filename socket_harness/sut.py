@@ -324,6 +324,19 @@ class ContainerRun(SystemUnderTest):
     def has_container(self) -> bool:
         return True
 
+    def wait_ready(
+        self,
+        readiness: Readiness | None = None,
+        timeout: float = STARTUP_TIMEOUT,
+        also_listening: Iterable[int] = (),
+    ) -> None:
+        """Readiness through testcontainers' wait strategy (wait_strategy.ProtocolReady) on
+        this container: the same protocol-level wait as every runner's (TargetProblem)."""
+        from .wait_strategy import ProtocolReady
+
+        strategy = ProtocolReady(self, readiness, also_listening, timeout)
+        strategy.wait_until_ready(self.container)
+
     @property
     def name(self) -> str:
         return str(self.container.get_wrapped_container().name)

@@ -12,12 +12,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+from testcontainers.core.wait_strategies import WaitStrategy
+from testcontainers.core.waiting_utils import WaitStrategyTarget
 
 from socket_harness.profile import Framing, Image, Listener, Readiness, Target
 from socket_harness.ready import GREETING_TIMEOUT, TargetProblem
 from socket_harness.sut import HostProcess
+from socket_harness.wait_strategy import ProtocolReady
 from tests.fast.server.process import ServerFactory
 from tests.harness.waiting import wait_until
 
@@ -108,3 +112,20 @@ def test_the_projects_server_is_ready_by_greeting_and_by_listening(
     server.wait_ready(Readiness.CONNECT, timeout=STARTUP)  # each listener greeted as declared
     server.wait_ready(Readiness.LISTENING, timeout=STARTUP)
     assert len(server.events("open")) == 3  # CONNECT made one connection per listener
+
+
+def test_the_testcontainers_wait_strategy_is_the_same_wait(
+    processes: list[HostProcess], server_factory: ServerFactory
+) -> None:
+    """ProtocolReady (what ContainerRun waits with) is a testcontainers WaitStrategy whose
+    wait is ready.wait_ready: the silent echo fails it within the bound, the server passes.
+    Its `container` argument is not read: the state comes through the system under test."""
+    echo = start(processes, [sys.executable, str(ECHO)])
+    strategy = ProtocolReady(echo, Readiness.CONNECT, timeout=STARTUP)
+    assert isinstance(strategy, WaitStrategy)
+    began = time.monotonic()
+    with pytest.raises(TargetProblem, match=r"within .* of the connect"):
+        strategy.wait_until_ready(cast(WaitStrategyTarget, None))
+    assert time.monotonic() - began < GREETING_TIMEOUT + SLACK
+    server = server_factory(listen=["line", "frame"])
+    ProtocolReady(server, timeout=STARTUP).wait_until_ready(cast(WaitStrategyTarget, None))
