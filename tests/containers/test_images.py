@@ -68,7 +68,14 @@ def exchange(url: str, payload: bytes, expected: bytes) -> bytes:
 
 
 # The modules of socket_harness/ the client image copies for `--target FILE` (stdlib only).
-PROFILE_READER = {"errors.py", "load.py", "profile.py", "toml_lines.py", "validate.py"}
+PROFILE_READER = {
+    "errors.py",
+    "hostport.py",
+    "load.py",
+    "profile.py",
+    "toml_lines.py",
+    "validate.py",
+}
 
 
 @pytest.mark.parametrize("app", ["server", "client"])

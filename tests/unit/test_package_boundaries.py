@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "socket_harness"
@@ -68,3 +69,31 @@ def test_the_image_build_finds_this_checkouts_script() -> None:
 
     assert (ROOT / "ci" / "build-images.sh").is_file(), ROOT
     assert BASE_IMAGE_FILE == ROOT / "build" / "base-image"
+
+
+def top_level_modules_imported(path: Path) -> set[str]:
+    """The socket_harness/*.py modules (`name.py`) that `path`, inside client/ or at the
+    package's top, imports relatively (`from ..load import` in client/, `from .load` at top)."""
+    top = 2 if path.parent.name == "client" else 1
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == top and node.module:
+            head = node.module.split(".")[0]
+            if (PACKAGE / f"{head}.py").is_file():
+                found.add(f"{head}.py")
+    return found
+
+
+def test_the_client_image_copies_every_module_its_profile_reader_imports() -> None:
+    """client/Dockerfile copies socket_harness/*.py files by name (the image is the
+    standard library plus these): they must be exactly what client/ imports from the
+    package's top, with their own imports, else `--target` fails in the image only."""
+    dockerfile = (PACKAGE.parent / "client" / "Dockerfile").read_text()
+    copied = set(re.findall(r"socket_harness/([a-z_]+\.py)", dockerfile)) - {"__init__.py"}
+    needed: set[str] = set()
+    todo = list((PACKAGE.parent / "client").glob("*.py"))
+    while todo:
+        for name in top_level_modules_imported(todo.pop()) - needed:
+            needed.add(name)
+            todo.append(PACKAGE / name)
+    assert copied == needed, f"client/Dockerfile copies {sorted(copied)}, needs {sorted(needed)}"
