@@ -23,7 +23,8 @@ from tests.harness.user_repo import CHECKS
 
 RUN_TIMEOUT = 600.0  # seconds: the whole suite against one target, image build included
 # The suite against the project's server takes about 2 minutes on a loaded 2-core machine.
-pytestmark = pytest.mark.timeout(RUN_TIMEOUT + 60)
+STOP_GRACE = 60.0  # seconds the suite may take to clean up after SIGTERM
+pytestmark = pytest.mark.timeout(RUN_TIMEOUT + STOP_GRACE + 30)
 
 
 def conformance(*args: str, ci: bool = True) -> tuple[int, str]:
@@ -32,10 +33,20 @@ def conformance(*args: str, ci: bool = True) -> tuple[int, str]:
     command = [sys.executable, "-m", "pytest", "--pyargs", "socket_harness.conformance"]
     command += ["-p", "no:cacheprovider", "-q", *args]
     env = {**os.environ, "CI": "true" if ci else "false"}
-    result = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT
-    )
-    return result.returncode, result.stdout + result.stderr
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True) as run:
+        try:
+            out, err = run.communicate(timeout=RUN_TIMEOUT)
+        except BaseException:
+            # SIGTERM, not subprocess.run's SIGKILL: the suite then removes its target's
+            # container and network (the plugin handles SIGTERM like Ctrl-C).
+            run.terminate()
+            try:
+                run.communicate(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                run.kill()
+            raise
+    return run.returncode, out + err
 
 
 def counts(output: str) -> dict[str, int]:
