@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 
 import pytest
 
 from tests.harness.images import ROOT, base_image
+from tests.harness.suite_run import STOP_GRACE, run_bounded
 from tests.harness.user_repo import CHECKS
 
 RUN_TIMEOUT = 600.0  # seconds: the whole suite against one target, image build included
 # The suite against the project's server takes about 2 minutes on a loaded 2-core machine.
-STOP_GRACE = 60.0  # seconds the suite may take to clean up after SIGTERM
 pytestmark = pytest.mark.timeout(RUN_TIMEOUT + STOP_GRACE + 30)
 
 
@@ -33,20 +32,7 @@ def conformance(*args: str, ci: bool = True) -> tuple[int, str]:
     command = [sys.executable, "-m", "pytest", "--pyargs", "socket_harness.conformance"]
     command += ["-p", "no:cacheprovider", "-q", *args]
     env = {**os.environ, "CI": "true" if ci else "false"}
-    pipe = subprocess.PIPE
-    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True) as run:
-        try:
-            out, err = run.communicate(timeout=RUN_TIMEOUT)
-        except BaseException:
-            # SIGTERM, not subprocess.run's SIGKILL: the suite then removes its target's
-            # container and network (the plugin handles SIGTERM like Ctrl-C).
-            run.terminate()
-            try:
-                run.communicate(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                run.kill()
-            raise
-    return run.returncode, out + err
+    return run_bounded(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT)
 
 
 def counts(output: str) -> dict[str, int]:

@@ -31,6 +31,7 @@ from docker.models.containers import Container
 
 from tests.harness.images import ROOT, base_image
 from tests.harness.labels import SESSION_ID, harness_labels
+from tests.harness.suite_run import run_bounded
 from tests.harness.user_repo import (
     CHECKS,
     WIRE_CHECKS,
@@ -152,15 +153,7 @@ def conformance(python: Path, profile: Path) -> tuple[int, str]:
     """The user's one command, from the profile's directory; (exit status, output)."""
     command = [str(python), "-m", "pytest", "--pyargs", "socket_harness.conformance"]
     command += ["--target", profile.name, "-p", "no:cacheprovider"]
-    result = subprocess.run(
-        command,
-        cwd=profile.parent,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        env=user_env(),
-    )
-    return result.returncode, result.stdout + result.stderr
+    return run_bounded(command, cwd=profile.parent, env=user_env(), timeout=RUN_TIMEOUT)
 
 
 def outcomes(output: str) -> dict[str, str]:
