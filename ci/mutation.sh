@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `make mutation`: mutation testing of protocol/ and server/ with cosmic-ray (pinned in
 # requirements-mutation.txt). Each mutant is applied to a scratch copy of the tree
-# (build/mutation/tree: the checkout's files, uncommitted ones too) and the fast tests
+# (build/mutation/tree-N: the checkout's files, uncommitted ones too) and the fast tests
 # that ci/mutation-map.toml gives that file run against it (ci/lib/mutation_tests.py;
-# -x: the first failure kills the mutant). Prints the score and every survivor with its
-# diff; docs/mutation.md says what each known survivor is (equivalent, or the test that
-# now kills it).
+# -x: the first failure kills the mutant). MUTATION_WORKERS copies run mutants side by
+# side: one cosmic-ray HTTP worker on loopback per copy (ci/lib/mutation_worker.py).
+# Prints the score and every survivor with its diff; docs/mutation.md says what each
+# known survivor is (equivalent, or the test that now kills it).
 #
 # Env:
 #   MUTATION_PATHS    what to mutate, files or folders (default: "protocol server")
@@ -15,6 +16,7 @@
 #                     240 for server/); a mutant that runs past it counts as killed
 #   MUTATION_TESTS    the pytest arguments for every mutant (default: the tests that
 #                     ci/mutation-map.toml gives the mutated file)
+#   MUTATION_WORKERS  mutants run side by side (default 2; each worker has its own tree)
 #   MUTATION_FRESH=1  start again (otherwise an interrupted session goes on where it was)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,18 +26,49 @@ export CI_NAME=mutation
 WITH_MUTATION=1 ci/venv.sh
 root=$PWD
 work=$root/build/mutation
-tree=$work/tree
 py=$root/.venv/bin
 paths=${MUTATION_PATHS:-protocol server}
 budget=${MUTATION_BUDGET:-1500}
+workers=${MUTATION_WORKERS:-2}
+case "$workers" in ''|*[!0-9]*|0) die "MUTATION_WORKERS: a count of at least 1, not '$workers'" ;; esac
 [ -z "${MUTATION_FRESH:-}" ] || rm -rf "$work"
-mkdir -p "$tree"
+mkdir -p "$work"
 
-# The scratch tree: what git would commit (tracked and new, not ignored files), links
+# The scratch trees: what git would commit (tracked and new, not ignored files), links
 # kept as links, so socket_harness/protocol still points at the mutated protocol/.
-# Copied again each run: a mutant is never left in it (cosmic-ray restores each file).
-git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$tree" -xf -
-ln -sfn "$root/.venv" "$tree/.venv"
+# Copied again each run: a worker stopped mid-mutant may leave one behind.
+pids=()
+stop_workers() {
+    local pid
+    # Each worker leads its own process group: its pytest and servers stop with it.
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+trap stop_workers EXIT
+urls=()
+for n in $(seq 1 "$workers"); do
+    tree=$work/tree-$n
+    rm -rf "$tree" "$work/worker-$n.port"
+    mkdir -p "$tree"
+    git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$tree" -xf -
+    ln -sfn "$root/.venv" "$tree/.venv"
+    (cd "$tree" && exec setsid "$py/python" "$root/ci/lib/mutation_worker.py" "$work/worker-$n.port") \
+        >"$work/worker-$n.log" 2>&1 &
+    pids+=("$!")
+done
+for n in $(seq 1 "$workers"); do
+    # The worker writes its port once it listens (a fresh interpreter: a few seconds).
+    for _ in $(seq 1 300); do
+        [ -s "$work/worker-$n.port" ] && break
+        kill -0 "${pids[$((n - 1))]}" 2>/dev/null || die "worker $n did not start: $(tail -n 3 "$work/worker-$n.log")"
+        sleep 0.1
+    done
+    [ -s "$work/worker-$n.port" ] || die "worker $n wrote no port in 30 s (see $work/worker-$n.log)"
+    urls+=("'http://127.0.0.1:$(cat "$work/worker-$n.port")'")
+done
+say "$workers workers on loopback, one tree each ($work/tree-1 ...)"
+tree=$work/tree-1
 
 # Operators left out (docs/mutation.md says why): binary operators replaced by rare
 # ones; `|` replaced by anything (here it is only in annotations, which
@@ -59,24 +92,32 @@ for path in $paths; do
     name=$(printf '%s' "$path" | tr '/.' '__')
     config=$work/$name.toml
     session=$work/$name.sqlite
+    index=$work/$name.index.json
     cat >"$config" <<EOF
 [cosmic-ray]
 module-path = "$path"
 timeout = $timeout
 excluded-modules = ["**/__main__.py"]
-test-command = "${select[*]}"
+test-command = "${select[*]} --index $index"
 
 [cosmic-ray.distributor]
-name = "local"
+name = "http"
+
+[cosmic-ray.distributor.http]
+worker-urls = [$(IFS=,; printf '%s' "${urls[*]}")]
 
 [cosmic-ray.filters.operators-filter]
 exclude-operators = [$excluded]
 EOF
     cd "$tree"
+    # Every run: the tests may have changed since the session began. Under coverage, a
+    # context per test: the index says which tests run each line (ci/lib/mutation_index.py).
+    say "$path: baseline (every test mapped under $path must pass unmutated; under coverage)"
+    bstart=$(date +%s)
+    "${select[@]}" --index "$index" --baseline "$path" >"$work/$name.baseline.log" 2>&1 ||
+        die "$path: the tests fail without a mutant (see $work/$name.baseline.log)"
+    say "$path: baseline passed in $(($(date +%s) - bstart)) s; index $index"
     if [ ! -f "$session" ]; then
-        say "$path: baseline (every test mapped under $path must pass unmutated)"
-        "${select[@]}" --baseline "$path" >"$work/$name.baseline.log" 2>&1 ||
-            die "$path: the tests fail without a mutant (see $work/$name.baseline.log)"
         "$py/cosmic-ray" init "$config" "$session"
         "$py/cr-filter-operators" "$session" "$config"
         "$py/cr-filter-pragma" "$session"

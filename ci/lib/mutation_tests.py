@@ -1,6 +1,6 @@
 """Run the fast tests mapped to the one file a mutant changed (`make mutation`, ci/mutation.sh).
 
-Usage: python ci/lib/mutation_tests.py MAP ROOT [--print | --baseline PATH]
+Usage: python ci/lib/mutation_tests.py MAP ROOT [--index FILE] [--print | --baseline PATH]
 
 Run from the scratch tree (build/mutation/tree) as cosmic-ray's test command. cosmic-ray
 writes one mutant into one file of the tree and runs this; it finds that file by
@@ -14,6 +14,12 @@ folder), once each: they must pass unmutated. Bytecode caching is turned back on
 the tests (cosmic-ray turns it off; pytest starts in half the time with it), and the
 mutated file's .pyc is removed before and after its run.
 
+With --index FILE (ci/lib/mutation_index.py), --baseline runs under coverage with a
+context per test and writes FILE; a mutant then runs only those of its file's mapped tests
+that ran the mutated statement in the baseline, and survives without a run when none
+did (one line on stderr says so). A statement run outside any test (at import, in a
+fixture wider than a test) cannot be narrowed: every mapped test runs.
+
 MAP is ci/mutation-map.toml: `[tests]` with `"protocol/line.py" = ["tests/unit/...", ...]`.
 Exit: pytest's own code; 2 with one line on stderr when no file or more than one differs
 (cosmic-ray then counts the mutant as killed, so the line says why).
@@ -22,12 +28,16 @@ Exit: pytest's own code; 2 with one line on stderr when no file or more than one
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
+
+import mutation_index
 
 
 def load_map(path: Path) -> dict[str, list[str]]:
@@ -61,10 +71,65 @@ def forget_bytecode(path: Path) -> None:
         pyc.unlink(missing_ok=True)
 
 
-def run(command: list[str]) -> int:
+def run(command: list[str], extra_env: dict[str, str] | None = None) -> int:
     """Run `command` with bytecode caching on (cosmic-ray turns it off); its exit code."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return subprocess.call(command, env=env)
+    return subprocess.call(command, env={**env, **(extra_env or {})})
+
+
+def baseline_with_index(command: list[str], path: str, index_file: Path) -> int:
+    """Run the baseline `command` under coverage, a context per test; write the index.
+
+    Every process of the run measures itself (COVERAGE_PROCESS_START: the pytest process
+    and each server it starts), into parallel data files that are combined afterwards.
+    Returns pytest's exit code; the index is written only when it is 0.
+    """
+    tree = Path.cwd()
+    here = Path(__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="mutation-coverage-", dir=index_file.parent) as tmp:
+        data_file = Path(tmp) / "data"
+        config = Path(tmp) / "coveragerc"
+        config.write_text(mutation_index.rcfile(data_file, [tree / path.split("/")[0]]))
+        groups = Path(tmp) / "groups.json"
+        pythonpath = os.pathsep.join(filter(None, [str(here), os.environ.get("PYTHONPATH")]))
+        code = run(
+            [*command, "-p", "mutation_contexts"],
+            # An outer pytest's PYTEST_CURRENT_TEST would be this run's static context.
+            {"COVERAGE_PROCESS_START": str(config), "MUTATION_GROUPS": str(groups),
+             "PYTHONPATH": pythonpath, "PYTEST_CURRENT_TEST": ""},
+        )  # fmt: skip
+        if code != 0:
+            return code
+        from coverage import Coverage  # the mutation venv has it; the selector alone not
+
+        combined = Coverage(config_file=str(config))
+        combined.combine()
+        combined.save()
+        index = mutation_index.build(data_file, tree, groups)
+    index_file.write_text(json.dumps(index))
+    return 0
+
+
+def narrowed(
+    tests: list[str], index: mutation_index.Index, name: str, lines: set[int]
+) -> list[str] | None:
+    """Those node IDs under `tests` (files or folders) that ran `lines` of `name`.
+
+    In the order of `tests`, then of collection. None when the index cannot narrow (a
+    line ran outside a test): the caller runs `tests` whole.
+    """
+    chosen = mutation_index.tests_for(index, name, lines)
+    if chosen is None:
+        return None
+    roots = [test.rstrip("/") for test in tests]
+    collected = {node: place for place, node in enumerate(index["nodes"])}
+    ranked: list[tuple[int, int, str]] = []
+    for node in chosen:
+        path = node.split("::", 1)[0]
+        places = [n for n, root in enumerate(roots) if path == root or path.startswith(root + "/")]
+        if places:
+            ranked.append((places[0], collected.get(node, 0), node))
+    return [node for _, _, node in sorted(ranked)]
 
 
 def command_for(tests: list[str]) -> list[str]:
@@ -91,24 +156,42 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="The tests for the file a mutant changed.")
     parser.add_argument("map", type=Path, help="ci/mutation-map.toml")
     parser.add_argument("root", type=Path, help="the checkout the scratch tree was copied from")
+    parser.add_argument("--index", type=Path, help="the coverage index (written by --baseline)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--print", action="store_true", help="print the file and the command")
     mode.add_argument("--baseline", metavar="PATH", help="run every test mapped under PATH")
     args = parser.parse_args(argv)
     table = load_map(args.map)
     if args.baseline:
-        return run(command_for(baseline_tests(table, args.baseline)))
+        command = command_for(baseline_tests(table, args.baseline))
+        if args.index is None:
+            return run(command)
+        return baseline_with_index(command, args.baseline, args.index)
     changed = changed_files(sorted(table), Path.cwd(), args.root)
     if len(changed) != 1:
         what = ", ".join(changed) or "none"
         print(f"mutation_tests: one mutated file expected, found {what}", file=sys.stderr)
         return 2
-    command = command_for(table[changed[0]])
+    name = changed[0]
+    tests = table[name]
+    if args.index is not None and not os.environ.get("MUTATION_TESTS"):
+        original = (args.root / name).read_text()
+        lines: set[int] = set()
+        for line in mutation_index.changed_lines(original, (Path.cwd() / name).read_text()):
+            lines |= mutation_index.statement_lines(original, line)
+        index: mutation_index.Index = json.loads(args.index.read_text())
+        nodes = narrowed(tests, index, name, lines)
+        if nodes == []:
+            where = ",".join(str(line) for line in sorted(lines))
+            print(f"mutation_tests: no mapped test runs {name}:{where}: survived", file=sys.stderr)
+            return 0
+        tests = tests if nodes is None else nodes
+    command = command_for(tests)
     if args.print:
-        print(changed[0])
+        print(name)
         print(shlex.join(command))
         return 0
-    mutated = Path.cwd() / changed[0]
+    mutated = Path.cwd() / name
     forget_bytecode(mutated)
     try:
         return run(command)

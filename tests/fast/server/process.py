@@ -29,6 +29,7 @@ from tests.harness.engine import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 READY_TIMEOUT = 15.0
+COVERAGE_GRACE = 5.0  # s a server under coverage has to exit at teardown (drain included)
 
 LinePredicate = str | Callable[[str], bool]
 
@@ -203,7 +204,16 @@ class RunningServer(HostProcess):
         return self.wait_exit(timeout)
 
     def stop(self) -> None:
-        """Kill it if it still runs (test teardown; unshare's --kill-child takes PID 1 along)."""
+        """Kill it if it still runs (test teardown; unshare's --kill-child takes PID 1 along).
+
+        Under coverage (`make mutation`'s baseline sets COVERAGE_PROCESS_START) it is sent
+        SIGTERM first and given up to COVERAGE_GRACE s: coverage saves what the server ran
+        at its exit, and a SIGKILL would lose it.
+        """
+        if os.environ.get("COVERAGE_PROCESS_START") and self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(COVERAGE_GRACE)
         self.remove()
 
 
