@@ -21,9 +21,14 @@ _timestamp_second = -1
 _timestamp_prefix = ""
 
 
-def _timestamp() -> str:
+def timestamp(now: float) -> str:
+    """`now` (seconds since the epoch, as time.time() gives it) as the log's `ts`: UTC to
+    the millisecond, `2023-11-14T22:13:20.999Z` (README "Logs").
+
+    The milliseconds are cut, never rounded: the last instant of a second is still `.999`
+    of it. The date and time of the second are formatted once per second, not per line.
+    """
     global _timestamp_second, _timestamp_prefix
-    now = time.time()
     second = int(now)
     if second != _timestamp_second:  # strftime once a second, not once a line
         _timestamp_second = second
@@ -97,11 +102,15 @@ class EventLog:
 
     def _format(self, level: str, event: str, fields: Mapping[str, Value]) -> str:
         if self._json:
-            record: dict[str, object] = {"ts": _timestamp(), "level": level, "event": event}
+            record: dict[str, object] = {
+                "ts": timestamp(time.time()),
+                "level": level,
+                "event": event,
+            }
             record.update(fields)
             line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         else:
-            parts = [f"ts={_timestamp()} level={level} event={event}"]
+            parts = [f"ts={timestamp(time.time())} level={level} event={event}"]
             parts.extend(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
             line = " ".join(parts)
         return line

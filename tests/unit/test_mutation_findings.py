@@ -7,6 +7,7 @@ docs/protocol.md), never protocol/'s constants.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import cast
 
 import pytest
@@ -27,6 +28,7 @@ from socket_harness.protocol import (
     reply_limit,
 )
 from socket_harness.server.config import parse_config
+from socket_harness.server.logs import timestamp
 
 # docs/protocol.md: the greeting's body, 测试成功! without its newline.
 GREETING_BODY = bytes.fromhex("e6b58be8af95e68890e58a9f21")
@@ -184,11 +186,37 @@ def test_a_health_address_without_its_host_or_port_is_a_usage_error(
     assert "expected HOST:PORT" in capsys.readouterr().err
 
 
-def test_a_health_address_is_host_and_port() -> None:
-    health = parse_config(["--health", "127.0.0.1:9099"], environ={}).health
+@pytest.mark.covers("server/health")
+@pytest.mark.parametrize(
+    ("address", "host"),
+    [("127.0.0.1:9099", "127.0.0.1"), ("[::1]:9099", "::1")],
+    ids=["ipv4", "ipv6-in-brackets"],
+)
+def test_a_health_address_is_host_and_port(address: str, host: str) -> None:
+    # README "Server": `--health HOST:PORT`, an IPv6 HOST in brackets (`[::1]:9099`).
+    health = parse_config(["--health", address], environ={}).health
     assert health is not None
-    assert (health.host, health.port) == ("127.0.0.1", 9099)
+    assert (health.host, health.port) == (host, 9099)
+    assert str(health) == address
     assert parse_config(["--health", ""], environ={}).health is None
+
+
+@pytest.mark.covers("server/log-timestamp")
+@pytest.mark.parametrize(
+    ("now", "ts"),
+    [
+        (1700000000.0, "2023-11-14T22:13:20.000Z"),
+        (1700000000.25, "2023-11-14T22:13:20.250Z"),
+        # The last instant a float can tell before the next second: still .999 of this one.
+        (math.nextafter(1700000001.0, 0.0), "2023-11-14T22:13:20.999Z"),
+        (1700000001.0, "2023-11-14T22:13:21.000Z"),
+    ],
+    ids=["whole-second", "quarter", "last-instant-of-the-second", "next-second"],
+)
+def test_a_log_timestamp_is_utc_to_the_millisecond_cut_not_rounded(now: float, ts: str) -> None:
+    # README "Logs": `ts` is UTC to the millisecond, cut: `2023-11-14T22:13:20.999Z`.
+    # (1700000000 s after the epoch is 2023-11-14 22:13:20 UTC.)
+    assert timestamp(now) == ts
 
 
 @pytest.mark.covers("seed/parse-response")

@@ -192,6 +192,37 @@ def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
     assert probe(f"{host}:{port}").returncode == 0
 
 
+def ipv6_loopback() -> bool:
+    """True if this host has IPv6 loopback (::1) to listen on."""
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.covers("server/health", "server/health-answer", "server/probe")
+def test_health_listens_on_an_ipv6_address_given_in_brackets(
+    server_factory: ServerFactory,
+) -> None:
+    if not ipv6_loopback():
+        pytest.skip("no IPv6 loopback (::1) on this host")
+    server = server_factory("--health", "[::1]:0", listen=["line"])
+    health = server.events("ready")[0]["health"]
+    host, _, port = health.rpartition(":")
+    assert host == "[::1]"  # the ready line names the address it was given
+    with socket.create_connection(("::1", int(port)), timeout=5) as sock:
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer == b"OK connections=0 listeners=1\n"
+    result = probe(health)  # the probe reads the same notation
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("OK")
+
+
 @pytest.mark.covers("server/health", "troubleshooting/port-in-use")
 def test_health_can_be_disabled(server_factory: ServerFactory) -> None:
     server = server_factory("--health", "", listen=["line"])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
+import socket
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +21,11 @@ from tests.oracle.wire import WirePeer, first_difference
 @pytest.fixture
 def server(server_factory: ServerFactory) -> RunningServer:
     return server_factory()
+
+
+def raw_line(server: RunningServer, event: str) -> str:
+    """The first text log line of `event`, as written (the test reads its quoting too)."""
+    return next(line for line in server.log_lines() if f" event={event} " in line)
 
 
 @pytest.mark.covers("seed/no-wait-for-eof", "proto/greeting")
@@ -184,6 +191,34 @@ def test_summary_counts_what_was_served(server: RunningServer) -> None:
     assert summary["bytes_in"] == "4"
     assert summary["bytes_out"] == str(len(GREETING) + 2 * len(ACK_PREFIX + b"a\n"))
     assert summary["exit_code"] == "0"
+    assert ' errors="" ' in raw_line(server, "summary")  # README "Logs": none
+
+
+@pytest.mark.covers("server/log-text-values", "server/log-timestamp", "server/log-summary")
+def test_text_log_values_are_seconds_to_the_millisecond_and_sorted_reason_counts(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory("--max-message-bytes", "4", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"abc")  # a partial message, then EOF: truncated
+        peer.sock.shutdown(socket.SHUT_WR)
+        assert peer.read_to_eof() == b""
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(b"too long\n")
+        assert peer.read_to_eof() == b"ERR too-large\n"
+    server.wait_for_event("close", reason="too-large")
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+    lines = server.log_lines()
+    # README "Logs": ts is UTC to the millisecond; duration is seconds with three decimals.
+    assert all(re.match(r"ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", line) for line in lines)
+    durations = [fields["duration"] for fields in server.events("close")]
+    assert len(durations) == 2
+    assert all(re.fullmatch(r"\d+\.\d{3}", duration) for duration in durations)
+    # errors: reason:count pairs, sorted by reason (truncated came first).
+    assert " errors=too-large:1,truncated:1 " in raw_line(server, "summary")
 
 
 @pytest.mark.covers("server/log-format")

@@ -3,13 +3,15 @@
 `bytes_out` is what the kernel took (README "Logs"); `messages` counts the answers
 whose every byte it took. What the event loop still held in its own buffer when a
 peer reset was never sent. And whatever asyncio would log by itself about it goes
-to the event log, never to stderr.
+to the event log, never to stderr. A peer that stays, reads its piled-up answers
+late and closes is counted every byte it received.
 """
 
 from __future__ import annotations
 
 import fcntl
 import signal
+import socket
 import struct
 import termios
 from pathlib import Path
@@ -132,4 +134,35 @@ def test_answers_still_queued_in_the_server_when_the_peer_resets_are_not_counted
     # An answer counts once all of it was sent (each is the prefix and the line).
     assert int(close["messages"]) == answers // (len(ACK_PREFIX) + len(line))
     assert error_lines(server) == [("reset", f"127.0.0.1:{port}")]
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_answers_that_piled_up_and_were_read_late_are_all_counted_at_a_clean_close(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # The counters of a connection that ends with a close, not a reset: the answers
+    # first wait in the event loop's buffer (the peer does not read), then the peer
+    # reads every byte and closes its side. README "Counters": bytes_out is what the
+    # kernel took, which is then exactly what the peer received.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--loop", loop, "--idle-timeout", "0", listen=["line"])
+    peer = Peer(server.endpoint("line"), timeout=10)
+    peer.expect_greeting()
+    sent = stall_with_unread_answers(peer)  # may end inside a line: that one is truncated
+    peer.sock.shutdown(socket.SHUT_WR)
+    received = peer.read_to_eof()
+    answered = sent // len(STALL_LINE)
+    assert received == (ACK_PREFIX + STALL_LINE) * answered
+
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{peer.local_port}", timeout=10)
+    assert close["reason"] == "peer-closed"
+    assert close["bytes_in"] == str(sent)
+    assert close["bytes_out"] == str(len(GREETING) + len(received))
+    assert close["messages"] == str(answered)
+    server.signal(signal.SIGTERM)
+    assert server.wait() == 0
+    summary = server.events("summary")[0]
+    assert (summary["bytes_out"], summary["messages"]) == (close["bytes_out"], str(answered))
     assert server.stderr_text() == ""
