@@ -34,9 +34,15 @@ case "$workers" in ''|*[!0-9]*|0) die "MUTATION_WORKERS: a count of at least 1, 
 [ -z "${MUTATION_FRESH:-}" ] || rm -rf "$work"
 mkdir -p "$work"
 
-# The scratch trees: what git would commit (tracked and new, not ignored files), links
-# kept as links, so socket_harness/protocol still points at the mutated protocol/.
-# Copied again each run: a worker stopped mid-mutant may leave one behind.
+# A snapshot of the checkout (what git would commit: tracked and new, not ignored files;
+# links kept as links, so socket_harness/protocol still points at the tree's protocol/),
+# taken once per run: the selector compares each tree with it, so editing the checkout
+# during a run cannot make every mutant look like two changed files. The scratch trees
+# are copies of it, made again each run (a worker stopped mid-mutant may leave one).
+base=$work/base
+rm -rf "$base"
+mkdir -p "$base"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$base" -xf -
 pids=()
 stop_workers() {
     local pid
@@ -50,8 +56,7 @@ urls=()
 for n in $(seq 1 "$workers"); do
     tree=$work/tree-$n
     rm -rf "$tree" "$work/worker-$n.port"
-    mkdir -p "$tree"
-    git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$tree" -xf -
+    cp -a "$base" "$tree"
     ln -sfn "$root/.venv" "$tree/.venv"
     (cd "$tree" && exec setsid "$py/python" "$root/ci/lib/mutation_worker.py" "$work/worker-$n.port") \
         >"$work/worker-$n.log" 2>&1 &
@@ -78,8 +83,8 @@ excluded='"core/ReplaceBinaryOperator_.*_(Pow|RShift|LShift|BitOr|BitAnd|BitXor|
 excluded+=' "core/ReplaceBinaryOperator_BitOr_.*",'
 excluded+=' "core/ReplaceComparisonOperator_.*_(Is|IsNot)$", "core/Variable(Inserter|Replacer)"'
 
-map=$root/ci/mutation-map.toml
-select=("$py/python" "$root/ci/lib/mutation_tests.py" "$map" "$root")
+map=$base/ci/mutation-map.toml
+select=("$py/python" "$base/ci/lib/mutation_tests.py" "$map" "$base")
 total_killed=0 total_done=0 total_pending=0
 for path in $paths; do
     # Each mutant runs only the tests ci/mutation-map.toml gives the file it changed.
@@ -117,7 +122,14 @@ EOF
     "${select[@]}" --index "$index" --baseline "$path" >"$work/$name.baseline.log" 2>&1 ||
         die "$path: the tests fail without a mutant (see $work/$name.baseline.log)"
     say "$path: baseline passed in $(($(date +%s) - bstart)) s; index $index"
+    # A session's mutants are positions in the code it began with: changed code, new session.
+    code=$(cd "$base" && find "$path" -name '*.py' -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
+    if [ -f "$session" ] && [ "$(cat "$session.code" 2>/dev/null)" != "$code" ]; then
+        say "$path: the code changed since its session began; starting it again"
+        rm -f "$session"
+    fi
     if [ ! -f "$session" ]; then
+        printf '%s\n' "$code" >"$session.code"
         "$py/cosmic-ray" init "$config" "$session"
         "$py/cr-filter-operators" "$session" "$config"
         "$py/cr-filter-pragma" "$session"
