@@ -22,6 +22,7 @@ from socket_harness.observe import (
     peak_rss_bytes,
     rss_bytes,
 )
+from tests.harness.tcp import ipv6_loopback
 from tests.harness.waiting import wait_until
 
 TIMEOUT = 5.0  # loopback handshakes take microseconds; a red run stays short
@@ -117,15 +118,6 @@ def children() -> Iterator[list[Child]]:
     yield started
     for child in started:
         child.stop()
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 def wait_for_depth(child: Child, queued: int) -> None:

@@ -32,3 +32,14 @@ def wait_for_server_close(sock: socket.socket, timeout: float = 5.0) -> str:
         return "fin" if state == TCP_CLOSE_WAIT and unacked == 0 else None
 
     return wait_until(settled, timeout=timeout, what="the server to close its side")
+
+
+def ipv6_loopback() -> bool:
+    """True if this host has IPv6 loopback (::1) to listen on (a kernel without IPv6,
+    or a container started with it disabled, has not)."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True

@@ -14,6 +14,7 @@ import pytest
 from socket_harness.server.config import OPTIONS
 from tests.fast.server.peer import Peer
 from tests.fast.server.process import REPO_ROOT, ServerFactory
+from tests.harness.tcp import ipv6_loopback
 
 TIMEOUT = 15.0
 
@@ -190,16 +191,6 @@ def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
         server.signal(signal.SIGCONT)
     assert result.returncode == 1
     assert probe(f"{host}:{port}").returncode == 0
-
-
-def ipv6_loopback() -> bool:
-    """True if this host has IPv6 loopback (::1) to listen on."""
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 @pytest.mark.covers("server/health", "server/health-answer", "server/probe")
