@@ -153,7 +153,7 @@ def test_base_image_that_can_be_pulled_is_pulled(
     assert calls.read_text() == f"pull {wanted}\n"
 
 
-@pytest.mark.covers("bootstrap/base-image")
+@pytest.mark.covers("bootstrap/base-image", "troubleshooting/no-registry")
 def test_base_image_that_cannot_be_had_falls_back_to_the_offline_one(
     default_base: str, tmp_path: Path
 ) -> None:
