@@ -62,7 +62,7 @@ def containers(compose: DockerCompose) -> list[ComposeContainer]:
     return compose.get_containers(include_all=True)
 
 
-@pytest.mark.covers("compose/stack")
+@pytest.mark.covers("compose/stack", "compose/image-ids")
 def test_demo_stack_answers_five_times_and_exits_zero(
     compose_env: None, images: dict[str, str], docker_client: docker.DockerClient
 ) -> None:

@@ -1,5 +1,6 @@
 """`load`'s worker processes, seen from outside (README, "Load generator").
 
+- `--processes` defaults to the CPUs the load may use: its affinity, set with taskset.
 - Connections and `--concurrency` are split evenly over `--processes` processes: each
   worker's open connections are counted in its own /proc/<pid>/fd, matched by socket
   inode against /proc/<pid>/net/tcp, while a peer that never greets holds them open.
@@ -26,7 +27,7 @@ import pytest
 
 from tests.fast.client.helpers import CLI_TIMEOUT
 from tests.fast.client.peers import ScriptedPeer, hold_until_client_closes, never_greets
-from tests.fast.server.process import REPO_ROOT
+from tests.fast.server.process import REPO_ROOT, RunningServer
 from tests.harness.waiting import wait_until
 
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it (little-endian hex)
@@ -89,6 +90,28 @@ def connections_to(pid: int, port: int) -> int:
         if target.startswith("socket:[") and target[8:-1] in inodes:
             held += 1
     return held
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["one-cpu", "all-cpus"])
+@pytest.mark.covers("load/processes-option")
+def test_processes_default_to_the_cpus_it_may_use(server: RunningServer, pinned: bool) -> None:
+    allowed = os.sched_getaffinity(0)  # what a child inherits, unless taskset narrows it
+    cpus = {min(allowed)} if pinned else allowed
+    done = subprocess.run(
+        [
+            *("taskset", "--cpu-list", ",".join(str(cpu) for cpu in sorted(cpus))),
+            *(sys.executable, "-m", "socket_harness.client", "load", server.url("line")),
+            *("--connections", "8", "--concurrency", "8", "--messages", "1", "--json"),
+        ],
+        capture_output=True,
+        cwd=REPO_ROOT,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["planned"]["processes"] == len(cpus)
+    assert len(report["cpu"]["per_process_s"]) == len(cpus)  # each one ran and reported
 
 
 @pytest.mark.parametrize(
