@@ -32,7 +32,7 @@ def pytest_without_engine(tmp_path: Path, **env: str) -> subprocess.CompletedPro
     )
 
 
-@pytest.mark.covers("troubleshooting/no-engine")
+@pytest.mark.covers("troubleshooting/no-engine", "testing/without-docker")
 def test_container_tests_are_skipped_without_an_engine(tmp_path: Path) -> None:
     run = pytest_without_engine(tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -42,7 +42,7 @@ def test_container_tests_are_skipped_without_an_engine(tmp_path: Path) -> None:
     assert "failed" not in run.stdout
 
 
-@pytest.mark.covers("troubleshooting/no-engine")
+@pytest.mark.covers("troubleshooting/no-engine", "testing/without-docker")
 def test_container_tests_without_an_engine_are_an_error_under_ci(tmp_path: Path) -> None:
     run = pytest_without_engine(tmp_path, CI="true")
     assert run.returncode == 4, run.stdout + run.stderr  # pytest's usage error

@@ -123,7 +123,7 @@ def test_processes_default_to_the_cpus_it_may_use(server: RunningServer, pinned:
         pytest.param(40, 5, 3, [1, 2, 2], id="concurrency-5-over-3"),
     ],
 )
-@pytest.mark.covers("load/processes-split")
+@pytest.mark.covers("load/processes-split", "load/concurrency-option")
 def test_connections_and_concurrency_are_split_evenly_over_the_processes(
     connections: int, concurrency: int, processes: int, held: list[int]
 ) -> None:
