@@ -104,7 +104,7 @@ def test_bootstrap_again_changes_nothing_and_says_what_it_found(
     assert apt_state() == apt_before
 
 
-@pytest.mark.covers("bootstrap/base-image")
+@pytest.mark.covers("bootstrap/base-image", "bootstrap/base-image-variable")
 def test_base_image_present_locally_is_used_as_is(
     default_base: str, docker_client: docker.DockerClient, scratch_tags: list[str], tmp_path: Path
 ) -> None:
@@ -118,7 +118,7 @@ def test_base_image_present_locally_is_used_as_is(
     assert f"BASE_IMAGE={mine} is present locally" in result.stderr
 
 
-@pytest.mark.covers("bootstrap/base-image")
+@pytest.mark.covers("bootstrap/base-image", "bootstrap/base-image-variable")
 def test_base_image_that_can_be_pulled_is_pulled(
     default_base: str, scratch_tags: list[str], tmp_path: Path
 ) -> None:
@@ -153,7 +153,9 @@ def test_base_image_that_can_be_pulled_is_pulled(
     assert calls.read_text() == f"pull {wanted}\n"
 
 
-@pytest.mark.covers("bootstrap/base-image")
+@pytest.mark.covers(
+    "bootstrap/base-image", "bootstrap/base-image-variable", "troubleshooting/no-registry"
+)
 def test_base_image_that_cannot_be_had_falls_back_to_the_offline_one(
     default_base: str, tmp_path: Path
 ) -> None:

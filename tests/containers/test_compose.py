@@ -8,12 +8,16 @@ nothing of the project is left.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 from testcontainers.compose import ComposeContainer, DockerCompose
 
@@ -58,7 +62,7 @@ def containers(compose: DockerCompose) -> list[ComposeContainer]:
     return compose.get_containers(include_all=True)
 
 
-@pytest.mark.covers("compose/stack")
+@pytest.mark.covers("compose/stack", "compose/image-ids")
 def test_demo_stack_answers_five_times_and_exits_zero(
     compose_env: None, images: dict[str, str], docker_client: docker.DockerClient
 ) -> None:
@@ -119,3 +123,84 @@ def test_compose_stop_drains_the_server_and_exits_zero(
     assert "event=summary" in logs
     assert "Traceback" not in logs
     assert re.search(r"event=drain .*result=complete", logs)
+
+
+@pytest.mark.covers("compose/hardening")
+def test_both_services_are_created_locked_down_on_an_internal_network(
+    compose_env: None, docker_client: docker.DockerClient
+) -> None:
+    """What the engine holds for each container `docker compose create` made (created, never
+    started: the settings are the engine's, not the YAML's, and cost no container run)."""
+    files = [arg for name in FILES for arg in ("-f", name)]
+    created = subprocess.run(
+        ["docker", "compose", *files, "create", "--no-build", "--pull", "never"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    found = docker_client.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={PROJECT}"}
+    )
+    services = sorted(c.labels["com.docker.compose.service"] for c in found)
+    assert services == ["client"] * CLIENTS + ["server"]
+    networks = set()
+    for container in found:
+        host, config = container.attrs["HostConfig"], container.attrs["Config"]
+        where = container.labels["com.docker.compose.service"]
+        assert host["ReadonlyRootfs"] is True, where
+        assert host["CapDrop"] == ["ALL"], where
+        assert host["SecurityOpt"] == ["no-new-privileges:true"], where
+        assert host["PidsLimit"] > 0, where
+        assert host["Memory"] > 0, where
+        assert config["User"] == "10001:10001", where  # the images' non-root user
+        assert not host["PortBindings"], where  # no published ports
+        assert not container.attrs["NetworkSettings"]["Ports"], where
+        networks.update(container.attrs["NetworkSettings"]["Networks"])
+    # The pair's own network, shared by both services, cut off from the outside.
+    assert len(networks) == 1
+    assert docker_client.networks.get(networks.pop()).attrs["Internal"] is True
+    # The server's stop grace (10 s) outlasts its drain timeout (3 s).
+    (server,) = (c for c in found if c.labels["com.docker.compose.service"] == "server")
+    assert server.attrs["Config"]["StopTimeout"] == 10
+    assert "SERVER_DRAIN_TIMEOUT=3" in server.attrs["Config"]["Env"]
+
+
+@pytest.mark.covers("troubleshooting/no-registry")
+def test_compose_builds_on_the_bootstrap_base_by_hand(
+    compose_env: None, docker_client: docker.DockerClient
+) -> None:
+    """`BASE_IMAGE=$(cat build/base-image) docker compose up --build`'s build, with no
+    registry (python:3.11-slim cannot be pulled here): both images build on the offline
+    base. Built under tags of this session's own, not the shared :local ones; running the
+    stack is test_demo_stack_answers_five_times_and_exits_zero's."""
+    base = (ROOT / "build" / "base-image").read_text().strip()
+    tags = {
+        "server": f"socket-harness/server:test-{SESSION_ID}",
+        "client": f"socket-harness/client:test-{SESSION_ID}",
+    }
+    env = os.environ | {
+        "BASE_IMAGE": base,
+        "SERVER_IMAGE": tags["server"],
+        "CLIENT_IMAGE": tags["client"],
+    }
+    try:
+        built = subprocess.run(
+            ["docker", "compose", "build"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        for service, tag in tags.items():
+            labels = docker_client.images.get(tag).labels
+            assert labels["org.opencontainers.image.base.name"] == base, service
+    finally:
+        for tag in tags.values():
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(tag)

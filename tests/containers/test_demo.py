@@ -88,7 +88,7 @@ def demo_project(images: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.mark.timeout(DEMO_TIMEOUT + 180)
-@pytest.mark.covers("compose/make-demo")
+@pytest.mark.covers("compose/make-demo", "compose/image-ids")
 def test_make_demo_shows_five_answers_and_every_container_exits_zero(
     demo_project: str, images: dict[str, str]
 ) -> None:

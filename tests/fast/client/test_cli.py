@@ -60,6 +60,7 @@ def test_json_document_names_each_exchange(server: RunningServer, framing: Frami
     assert all(c["greeting"] == greeting for c in doc["connections"])
 
 
+@pytest.mark.covers("client/file")
 def test_messages_from_stdin_and_files_are_raw(server: RunningServer, tmp_path: Path) -> None:
     path = tmp_path / "body"
     path.write_bytes(b"file \\n body")
@@ -68,14 +69,14 @@ def test_messages_from_stdin_and_files_are_raw(server: RunningServer, tmp_path: 
     assert done.stdout == GREETING + ACK + b"stdin\\r body\n" + ACK + b"file \\n body\n"
 
 
-@pytest.mark.covers("client/connections")
+@pytest.mark.covers("client/connections", "client/repeat")
 def test_repeat_on_seed_opens_a_connection_per_message(server: RunningServer) -> None:
     done = run_cli("--repeat", "3", server.url("seed"), "again")
     assert done.returncode == 0, done.stderr
     assert done.stdout == (GREETING + ACK + b"again\n") * 3
 
 
-@pytest.mark.covers("client/connections")
+@pytest.mark.covers("client/connections", "client/repeat")
 def test_options_and_messages_mix_in_any_order(server: RunningServer) -> None:
     done = run_cli(server.url("line"), "--wait-ready", "3", "hi", "--repeat", "2", "yo")
     assert done.returncode == 0, done.stderr
@@ -88,7 +89,7 @@ def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
     assert (done.returncode, done.stdout) == (0, GREETING)
 
 
-@pytest.mark.covers("client/exit-2")
+@pytest.mark.covers("client/exit-2", "client/repeat", "load/processes-option")
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -114,6 +115,7 @@ def test_no_message_prints_the_greeting_only(server: RunningServer) -> None:
         ),
         (["load", "line://127.0.0.1:9", "--size", "99999999999"], b"--size: must be from 0"),
         (["load", "line://127.0.0.1:9", "--processes", "5000"], b"--processes: must be from 1"),
+        (["load", "line://127.0.0.1:9", "--processes", "1025"], b"must be from 1 to 1024"),
         (["load", "line://127.0.0.1:9", "--window", "0"], b"--window: must be from 1"),
     ],
 )

@@ -156,7 +156,7 @@ def test_duration_limit_stops_a_run_that_would_hang() -> None:
     assert report["completed"] == 0
 
 
-@pytest.mark.covers("load/exit-codes")
+@pytest.mark.covers("load/exit-codes", "load/messages-option")
 def test_seed_rejects_messages_per_connection() -> None:
     done = run_cli("load", "seed://127.0.0.1:9", "--messages", "5")
     assert done.returncode == 2

@@ -126,7 +126,7 @@ def test_stdout_broken_after_the_greeting_ends_quietly_with_141(as_json: bool) -
     assert err == b""
 
 
-@pytest.mark.covers("client/exit-8")
+@pytest.mark.covers("client/exit-8", "troubleshooting/exit-8")
 @pytest.mark.parametrize("name", ["plain", "load-text"])
 def test_stdout_closed_at_start_is_one_line_and_exit_8_before_any_connection(
     server_factory: ServerFactory, name: str
@@ -143,7 +143,7 @@ def test_stdout_closed_at_start_is_one_line_and_exit_8_before_any_connection(
     assert len(server.events("open")) == 1
 
 
-@pytest.mark.covers("client/exit-8")
+@pytest.mark.covers("client/exit-8", "troubleshooting/exit-8")
 @pytest.mark.parametrize("name", ["plain", "json", "load-json"])
 def test_stdout_that_fails_otherwise_is_one_line_and_exit_8(
     server: RunningServer, name: str

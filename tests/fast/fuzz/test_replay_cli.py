@@ -25,6 +25,7 @@ def replay(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.covers("fuzz/replay-cli")
 def test_pass_and_fail_are_one_line_each_with_the_exit_code(
     server_factory: ServerFactory,
 ) -> None:
@@ -40,6 +41,7 @@ def test_pass_and_fail_are_one_line_each_with_the_exit_code(
     assert failed.stderr == ""
 
 
+@pytest.mark.covers("fuzz/replay-cli")
 def test_an_unreachable_target_fails_in_one_line(server_factory: ServerFactory) -> None:
     server = server_factory(listen=("seed",))
     address = f"127.0.0.1:{server.endpoint('seed').port}"
@@ -51,6 +53,7 @@ def test_an_unreachable_target_fails_in_one_line(server_factory: ServerFactory) 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.covers("fuzz/replay-cli")
 @pytest.mark.parametrize(
     ("args", "says"),
     [
@@ -67,6 +70,7 @@ def test_usage_errors_exit_2_with_one_line(args: list[str | Path], says: str) ->
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.covers("fuzz/replay-cli")
 def test_a_file_that_is_not_a_reproducer_is_a_usage_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(
