@@ -10,7 +10,7 @@
 #
 # Env:
 #   MUTATION_PATHS    what to mutate, files or folders (default: "protocol server")
-#   MUTATION_BUDGET   seconds for one path's mutants (default 1500); work left when it
+#   MUTATION_BUDGET   seconds for one path's mutants (default 3600); work left when it
 #                     runs out is reported as pending, never as killed
 #   MUTATION_TIMEOUT  seconds one mutant's tests may take (default: 60 for protocol/,
 #                     240 for server/); a mutant that runs past it counts as killed
@@ -28,7 +28,7 @@ root=$PWD
 work=$root/build/mutation
 py=$root/.venv/bin
 paths=${MUTATION_PATHS:-protocol server}
-budget=${MUTATION_BUDGET:-1500}
+budget=${MUTATION_BUDGET:-3600}
 workers=${MUTATION_WORKERS:-2}
 case "$workers" in ''|*[!0-9]*|0) die "MUTATION_WORKERS: a count of at least 1, not '$workers'" ;; esac
 [ -z "${MUTATION_FRESH:-}" ] || rm -rf "$work"
@@ -145,7 +145,9 @@ EOF
         *) die "$path: cosmic-ray exec failed ($rc)" ;;
     esac
     say "$path: $(($(date +%s) - start)) s"
-    "$py/python" "$root/ci/lib/mutation_report.py" "$session" "$path" | tee "$work/$name.txt"
+    "$py/python" "$root/ci/lib/mutation_report.py" "$session" "$path" >"$work/$name.txt"
+    # The last line, `counts KILLED DONE PENDING`, is for the sum below, not for the reader.
+    sed '$d' "$work/$name.txt"
     read -r killed done pending < <(tail -n 1 "$work/$name.txt" | awk '{ print $2, $3, $4 }')
     total_killed=$((total_killed + killed)) total_done=$((total_done + done))
     total_pending=$((total_pending + pending))
