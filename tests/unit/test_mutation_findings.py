@@ -188,15 +188,20 @@ def test_a_health_address_without_its_host_or_port_is_a_usage_error(
 
 @pytest.mark.covers("server/health")
 @pytest.mark.parametrize(
-    ("address", "host"),
-    [("127.0.0.1:9099", "127.0.0.1"), ("[::1]:9099", "::1")],
-    ids=["ipv4", "ipv6-in-brackets"],
+    ("address", "host", "port"),
+    [
+        ("127.0.0.1:9099", "127.0.0.1", 9099),
+        ("[::1]:9099", "::1", 9099),
+        ("127.0.0.1:65535", "127.0.0.1", 65535),
+    ],
+    ids=["ipv4", "ipv6-in-brackets", "largest-port"],
 )
-def test_a_health_address_is_host_and_port(address: str, host: str) -> None:
-    # README "Server": `--health HOST:PORT`, an IPv6 HOST in brackets (`[::1]:9099`).
+def test_a_health_address_is_host_and_port(address: str, host: str, port: int) -> None:
+    # README "Server": `--health HOST:PORT`, an IPv6 HOST in brackets (`[::1]:9099`);
+    # a TCP port is 16 bits, so 65535 is the largest (65536 is refused, above).
     health = parse_config(["--health", address], environ={}).health
     assert health is not None
-    assert (health.host, health.port) == (host, 9099)
+    assert (health.host, health.port) == (host, port)
     assert str(health) == address
     assert parse_config(["--health", ""], environ={}).health is None
 

@@ -56,6 +56,7 @@ def error_lines(server: RunningServer) -> list[tuple[str, str]]:
     return [(e["reason"], e.get("peer", "")) for e in server.events("error")]
 
 
+@pytest.mark.covers("server/log-error-detail")
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_neither_written_nor_counted(
     server_factory: ServerFactory, loop: str
@@ -80,6 +81,8 @@ def test_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_neither_w
     assert close["reason"] == "reset"
     assert (close["messages"], close["bytes_out"]) == ("0", str(FRAME_GREETING_BYTES))
     assert error_lines(server) == [("reset", f"127.0.0.1:{port}")]  # one line, and only it
+    # README "Logs": detail is the OS's error as Python words it (ECONNRESET is 104).
+    assert server.events("error")[0]["detail"] == "[Errno 104] Connection reset by peer"
     server.signal(signal.SIGTERM)
     assert server.wait() == 0
     summary = server.events("summary")[0]

@@ -59,6 +59,23 @@ def test_a_burst_never_has_more_than_max_connections_open(server_factory: Server
     assert most_open == limit
 
 
+@pytest.mark.covers("server/max-connections")
+@pytest.mark.parametrize("overflow", ["pause", "reject"])
+def test_max_connections_0_is_unlimited(server_factory: ServerFactory, overflow: str) -> None:
+    # README: `--max-connections N` ... 0 = unlimited. More than one at a time, both modes.
+    server = server_factory("--max-connections", "0", "--overflow", overflow, listen=["line"])
+    peers = [Peer(server.endpoint("line")) for _ in range(3)]
+    try:
+        for peer in peers:
+            peer.expect_greeting()
+        for peer in peers:
+            peer.expect_answer(b"all open at once")
+    finally:
+        for peer in peers:
+            peer.close()
+    assert not server.events("error")
+
+
 def health_answer(server: RunningServer) -> bytes:
     assert server.health is not None
     with socket.create_connection(server.health, timeout=5) as sock:
@@ -247,6 +264,35 @@ def test_received_data_keeps_a_peer_from_idling_out(server_factory: ServerFactor
             assert peer.nothing_arrives(0.1)
         peer.send(b"\n")
         assert peer.read_line() == ACK_PREFIX + b"x" * sent + b"\n"
+    assert not server.events("error")
+
+
+@pytest.mark.covers("server/idle-timeout")
+def test_a_peer_that_only_drains_its_answers_is_not_idle(server_factory: ServerFactory) -> None:
+    # README: cut off is a peer that sends nothing *and drains none of its answers* for
+    # S s. This one sends its lines at once, then only reads, for over two idle periods:
+    # its answers wait in the server's buffer (no backpressure below --send-buffer-bytes)
+    # and leave as it takes them. It reads 4 MiB/s: the server's kernel takes more of
+    # them in steps of up to megabytes (its send buffer), not per read (at 640 KiB/s a
+    # 0.5 s idle timeout saw no progress in one period; 1 MiB/s passes here).
+    server = server_factory(
+        "--idle-timeout", "1", "--send-buffer-bytes", str(64 * 1024 * 1024), listen=["line"]
+    )
+    line = b"d" * 1023 + b"\n"
+    count = 16 * 1024
+    answer = ACK_PREFIX + line
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.send(line * count)
+        started = time.monotonic()
+        received = bytearray()
+        while time.monotonic() - started < 2.5:
+            received += peer.read_exactly(256 * 1024)
+            time.sleep(0.0625)  # pacing a slow reader, not a wait for readiness
+        assert len(received) < count * len(answer)  # still draining after 2.5 idle periods
+        received += peer.read_exactly(count * len(answer) - len(received))
+        assert received == answer * count
+        peer.expect_answer(b"still served")
     assert not server.events("error")
 
 

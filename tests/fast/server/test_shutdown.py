@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import signal
+import threading
+import time
 
 import pytest
 
+from socket_harness.protocol import parse_endpoint
 from tests.fast.server.peer import Peer, connect_refused
+from tests.fast.server.pipes import HeldPipe, wait_blocked_writing_to_a_pipe
 from tests.fast.server.process import RunningServer, ServerFactory
 from tests.oracle import model
 
@@ -74,6 +78,25 @@ def test_signal_drains_in_flight_answers_idle_ones_and_refuses_new_connects(
         peer.close()
 
 
+@pytest.mark.covers("server/shutdown-drain", "errors/lingering-close")
+def test_a_peer_lingering_after_its_last_reply_is_not_told_shutting_down(
+    server_factory: ServerFactory,
+) -> None:
+    # The seed answer is a last reply: the lingering close follows (docs/protocol.md),
+    # and the drain has nothing more to say to that peer, nor an error to count.
+    server = server_factory(listen=["seed"])
+    with Peer(server.endpoint("seed")) as lingering:
+        lingering.expect_greeting()
+        lingering.send(b"hi")
+        assert lingering.read_to_eof() == model.ack("seed", b"hi")  # FIN: it lingers now
+        server.signal(signal.SIGTERM)
+        assert server.wait_for_event("shutdown")["connections"] == "1"
+    assert server.wait(timeout=5) == 0
+    assert server.wait_for_event("close")["reason"] == "answered"
+    assert server.events("error") == []
+    assert server.events("summary")[0]["errors"] == ""
+
+
 @pytest.mark.covers("server/drain-timeout", "server/exit-3")
 def test_drain_timeout_aborts_what_is_left_and_exits_3(server_factory: ServerFactory) -> None:
     server = server_factory("--drain-timeout", "0.5", listen=["frame"])
@@ -107,7 +130,9 @@ def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
         server.wait_for_event("shutdown", signal="SIGTERM")
         server.signal(signal.SIGINT)
         assert server.wait(timeout=5) == 3
-    assert server.events("shutdown")[1]["action"] == "abort"
+    # Each signal is acted on once: the first drains, the second aborts (README: Signals).
+    shutdowns = [(fields["signal"], fields["action"]) for fields in server.events("shutdown")]
+    assert shutdowns == [("SIGTERM", "drain"), ("SIGINT", "abort")]
     assert server.events("drain")[0]["result"] == "aborted"
 
 
@@ -118,3 +143,68 @@ def test_signal_with_no_connections_exits_0_at_once(server_factory: ServerFactor
     assert server.wait(timeout=5) == 0
     events = [fields["event"] for fields in server.events()]
     assert events[-3:] == ["shutdown", "drain", "summary"]
+
+
+def wait_until_signals_are_handled(pid: int, timeout: float = 5.0) -> None:
+    """Until no SIGTERM or SIGINT is pending for `pid` and it sleeps in a pipe write again.
+
+    The kernel takes a signal off the pending set before it runs the handler, and the
+    interrupted write starts again (SA_RESTART) only once the handler returned: so then
+    the handler ran, and wrote the event loop's wake-up descriptor.
+    """
+    mask = 1 << (signal.SIGTERM - 1) | 1 << (signal.SIGINT - 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"/proc/{pid}/status") as status:
+            rows = [line.split() for line in status if line[:6] in ("SigPnd", "ShdPnd")]
+        if not any(int(row[1], 16) & mask for row in rows):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"SIGTERM or SIGINT still pending for {pid} after {timeout} s")
+        time.sleep(0.001)
+    wait_blocked_writing_to_a_pipe(pid, timeout)
+
+
+@pytest.mark.covers("server/second-signal", "server/log-drain")
+def test_a_connection_accepted_with_both_signals_is_counted_in_the_aborted(
+    server_factory: ServerFactory,
+) -> None:
+    # Both signals and a new connection reach the event loop at one wake-up, the signals
+    # first: the connection is accepted, then the abort comes before its transport is
+    # made. It is still aborted (a reset, no greeting), and counted: `drain aborted=`
+    # counts the connections that were aborted (README "Logs"), one `error reason=aborted` each.
+    stdout = HeldPipe()
+    try:
+        server = server_factory(
+            "--drain-timeout", "60", ready=False, listen=["line"], stdout=stdout.write_fd
+        )
+        stdout.read_event("ready", timeout=15)
+        endpoint = parse_endpoint(stdout.events()[0]["listener"])
+        stdout.fill()
+        stdout.close_write_end()  # the server's copy is the only one left: EOF at its exit
+        first = Peer(endpoint)  # its `open` line does not fit: the server sleeps writing it
+        wait_blocked_writing_to_a_pipe(server.pid)
+        server.signal(signal.SIGTERM)
+        server.signal(signal.SIGINT)
+        wait_until_signals_are_handled(server.pid)
+        # Ready after the wake-up descriptor: epoll reports them in that order.
+        second = Peer(endpoint)
+        reader = threading.Thread(target=stdout.read_to_eof, args=(15,), daemon=True)
+        reader.start()
+        assert server.wait(timeout=15) == 3
+        reader.join(15)
+    finally:
+        stdout.close()
+    with first, second:
+        first.expect_greeting()
+        assert first.read_to_eof() == model.error("line", SHUTTING_DOWN)  # not aborted
+        try:
+            nothing = second.read_to_eof()
+        except ConnectionResetError:
+            nothing = b""
+        assert nothing == b""  # dropped before its greeting
+    events = stdout.events()
+    aborted = [e["peer"] for e in events if e["event"] == "error" and e["reason"] == "aborted"]
+    assert aborted == [f"127.0.0.1:{second.local_port}"]
+    drain = [e for e in events if e["event"] == "drain"]
+    assert [(e["result"], e["aborted"]) for e in drain] == [("aborted", "1")]
