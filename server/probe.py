@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         address = parse_host_port(args.address)
     except ValueError as exc:
-        parser.error(str(exc))
+        # Unhealthy, not argparse's usage error: Docker reserves a HEALTHCHECK's exit 2.
+        print(f"unhealthy: {exc}")
+        return 1
     try:
         answer = probe(address.host, address.port, args.timeout)
     except OSError as exc:

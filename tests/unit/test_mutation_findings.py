@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -222,6 +226,34 @@ def test_a_log_timestamp_is_utc_to_the_millisecond_cut_not_rounded(now: float, t
     # README "Logs": `ts` is UTC to the millisecond, cut: `2023-11-14T22:13:20.999Z`.
     # (1700000000 s after the epoch is 2023-11-14 22:13:20 UTC.)
     assert timestamp(now) == ts
+
+
+@pytest.mark.covers("server/log-timestamp")
+@pytest.mark.parametrize(
+    ("now", "ts"),
+    [
+        (1.25, "1970-01-01T00:00:01.250Z"),  # a clock at the epoch: a machine without an RTC
+        (0.5, "1970-01-01T00:00:00.500Z"),
+        (1700000000.25, "2023-11-14T22:13:20.250Z"),
+    ],
+    ids=["second-1", "second-0", "2023"],
+)
+def test_the_first_log_timestamp_of_a_process_has_its_date_and_time(now: float, ts: str) -> None:
+    # The date and time of a second are formatted once, at its first line: the first
+    # line of a process, whatever its second, must have them too. A fresh interpreter,
+    # so this call is the module's first.
+    code = f"from socket_harness.server.logs import timestamp; print(timestamp({now!r}))"
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout == ts + "\n"
 
 
 @pytest.mark.covers("seed/parse-response")

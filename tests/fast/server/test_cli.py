@@ -12,8 +12,10 @@ from collections.abc import Sequence
 import pytest
 
 from socket_harness.server.config import OPTIONS
-from tests.fast.server.peer import Peer
+from tests.fast.client.peers import ScriptedPeer
+from tests.fast.server.peer import Peer, wait_until
 from tests.fast.server.process import REPO_ROOT, ServerFactory
+from tests.fast.server.test_gone_peer import server_side
 from tests.harness.tcp import ipv6_loopback
 
 TIMEOUT = 15.0
@@ -175,6 +177,46 @@ def test_probe_is_unhealthy_when_nothing_answers() -> None:
     assert result.returncode == 1
     assert result.stdout.startswith("unhealthy")
     assert probe(env={"SERVER_HEALTH": ""}).returncode == 1
+
+
+@pytest.mark.covers("server/probe", "server/probe-verdict")
+@pytest.mark.parametrize(
+    ("address", "env"),
+    [("no-port-here", None), (None, {"SERVER_HEALTH": ":9099"})],
+    ids=["argument", "SERVER_HEALTH"],
+)
+def test_probe_of_a_malformed_address_is_unhealthy_not_a_usage_error(
+    address: str | None, env: dict[str, str] | None
+) -> None:
+    result = probe(*([address] if address else []), env=env)
+    assert result.returncode == 1  # README: 1 otherwise (Docker reserves 2)
+    assert result.stdout.startswith("unhealthy: ")
+    assert result.stdout.count("\n") == 1
+    assert result.stderr == ""
+
+
+@pytest.mark.covers("server/probe", "server/probe-verdict")
+def test_probe_of_an_endpoint_that_never_stops_sending_quotes_80_characters_and_ends() -> None:
+    def endless(sock: socket.socket) -> None:
+        # One byte, read alone; then 4096 at a time: the probe's reads add up to 4097,
+        # never to exactly 4096, and no read of it ever waits.
+        sock.sendall(b"N")
+        here, there = sock.getsockname()[1], sock.getpeername()[1]
+
+        def unread() -> int:  # the probe side's rx_queue (/proc/net/tcp)
+            row = server_side(there, here)
+            return -1 if row is None else int(row[4].split(":")[1], 16)
+
+        wait_until(lambda: unread() == 0)
+        while True:
+            sock.sendall(b"o" * 4096)
+
+    with ScriptedPeer(endless) as other:
+        result = probe(f"127.0.0.1:{other.port}")
+    assert result.returncode == 1
+    excerpt = "'N" + "o" * 79 + "'"  # the answer's first 80 characters, quoted
+    assert result.stdout == f"unhealthy: 127.0.0.1:{other.port}: unexpected answer {excerpt}\n"
+    assert result.stderr == ""
 
 
 @pytest.mark.covers("server/probe", "server/health-answer")

@@ -56,7 +56,7 @@ def error_lines(server: RunningServer) -> list[tuple[str, str]]:
     return [(e["reason"], e.get("peer", "")) for e in server.events("error")]
 
 
-@pytest.mark.covers("server/log-error-detail")
+@pytest.mark.covers("server/log-error-detail", "server/counters")
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_neither_written_nor_counted(
     server_factory: ServerFactory, loop: str
@@ -91,6 +91,7 @@ def test_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_neither_w
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/counters")
 @pytest.mark.parametrize(
     "line",
     [STALL_LINE, b"j" * 1023 + b"\n"],
@@ -140,6 +141,7 @@ def test_answers_still_queued_in_the_server_when_the_peer_resets_are_not_counted
     assert server.stderr_text() == ""
 
 
+@pytest.mark.covers("server/counters")
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_answers_that_piled_up_and_were_read_late_are_all_counted_at_a_clean_close(
     server_factory: ServerFactory, loop: str
@@ -168,4 +170,77 @@ def test_answers_that_piled_up_and_were_read_late_are_all_counted_at_a_clean_clo
     assert server.wait() == 0
     summary = server.events("summary")[0]
     assert (summary["bytes_out"], summary["messages"]) == (close["bytes_out"], str(answered))
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_peer_dropped_with_answers_queued_is_counted_exactly_what_the_kernel_took(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # README "Counters": when a connection is aborted, what the event loop still held is
+    # dropped and not counted; `bytes_out` is what the kernel took (the uvloop caveat is
+    # for a peer that reset, not for the server's own abort).
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory(
+        "--loop", loop, "--send-buffer-bytes", "65536", "--idle-timeout", "4", listen=["line"]
+    )
+    peer = Peer(server.endpoint("line"))
+    peer.expect_greeting()
+    stall_with_unread_answers(peer)  # nothing moves now: every buffer on the way is full
+    server_port, port = server.endpoint("line").port, peer.local_port
+    with server.stopped():
+        took = unacknowledged(server_port, port) + waiting_to_be_read(peer)
+    # The idle timeout (4 s after it last read us) drops it, answers still queued.
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}", timeout=10)
+    assert close["reason"] == "idle-timeout"
+    assert int(close["bytes_out"]) == len(GREETING) + took
+    assert int(close["messages"]) == took // (len(ACK_PREFIX) + len(STALL_LINE))
+    peer.close()
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+def test_each_step_in_which_the_loop_hands_a_stalled_queue_to_the_kernel_is_counted(
+    server_factory: ServerFactory,
+) -> None:
+    # The server no longer writes (it stopped reading this peer); the loop then hands
+    # its buffer to the kernel in steps, as the peer reads. Every step counts: at the
+    # peer's reset, `bytes_out` covers all the peer received.
+    server = server_factory(
+        "--send-buffer-bytes", str(16 * 1024 * 1024), "--idle-timeout", "0", listen=["line"]
+    )
+    peer = Peer(server.endpoint("line"))
+    peer.expect_greeting()
+    stall_with_unread_answers(peer)
+    server_port, port = server.endpoint("line").port, peer.local_port
+
+    def kernel_took() -> int:
+        """Taken by the server's kernel and not yet read by us (see above)."""
+        return unacknowledged(server_port, port) + waiting_to_be_read(peer)
+
+    taken = 0
+
+    def take(size: int) -> None:
+        nonlocal taken
+        while size > 0:
+            chunk = peer.sock.recv(min(size, 65536))
+            assert chunk, "the server closed"
+            taken += len(chunk)
+            size -= len(chunk)
+
+    take(kernel_took())  # all the kernel held at the stall
+    wait_until(lambda: kernel_took() > 0)  # a first step of the loop since
+    first_steps = taken + kernel_took()  # everything the kernel took so far
+    take(first_steps - taken + 1)  # past it: only a later step can have given that byte
+    with server.stopped():
+        in_flight = unacknowledged(server_port, port)
+        received = taken + waiting_to_be_read(peer)
+        peer.reset()
+
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}", timeout=10)
+    assert close["reason"] == "reset"
+    answers = int(close["bytes_out"]) - len(GREETING)
+    assert received <= answers <= received + in_flight
     assert server.stderr_text() == ""

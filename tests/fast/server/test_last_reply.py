@@ -18,7 +18,7 @@ import time
 import pytest
 
 from socket_harness.observe import fd_count
-from tests.fast.server.peer import Peer, wait_until
+from tests.fast.server.peer import STALL_LINE, Peer, wait_until
 from tests.fast.server.process import ServerFactory
 from tests.harness.tcp import wait_for_server_close
 
@@ -157,3 +157,49 @@ def test_drain_timeout_closes_a_connection_lingering_after_its_reply_without_a_r
     assert drain["result"] == "complete"
     assert server.events("close")[0]["reason"] == "shutting-down"
     assert not [e for e in server.events("error") if e.get("reason") == "aborted"]
+
+
+@pytest.mark.covers("errors/lingering-close")
+def test_a_peer_that_neither_closes_nor_sends_is_closed_2_s_after_the_reply(
+    server_factory: ServerFactory,
+) -> None:
+    # docs/protocol.md: closed at the peer's EOF or 2 s after the reply was handed to
+    # the kernel; this peer reads the reply and its FIN, and then does nothing.
+    server = server_factory(listen=["seed"])
+    with Peer(server.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        asked = time.monotonic()  # the reply can only be handed over after this
+        peer.send(b"Ho\r\n")
+        assert peer.wait_for_server_close() == "fin"
+        assert peer.read_to_eof() == ACK_PREFIX + b"Ho\r\n" + b"\n"
+        close = server.wait_for_event("close", timeout=10)
+        closed = time.monotonic()  # the line is out once the socket is closed
+    assert close["reason"] == "answered"
+    assert closed - asked >= 2.0
+    assert float(close["duration"]) >= 2.0  # the server's own clock, from its accept
+    assert closed - asked < 2.0 + 2.0
+
+
+@pytest.mark.covers("errors/lingering-close")
+def test_a_peer_that_takes_none_of_a_queued_last_reply_is_aborted_after_the_idle_timeout(
+    server_factory: ServerFactory,
+) -> None:
+    # docs/protocol.md: while the reply is still queued, a peer that takes none of it
+    # for --idle-timeout is aborted. 32 MiB of answers (more than the kernels' buffers
+    # hold; reading is never paused under 64 MiB), then a line over the limit: `ERR
+    # too-large` waits behind them, and this peer never reads.
+    server = server_factory(
+        "--send-buffer-bytes", str(64 * 1024 * 1024),
+        "--max-message-bytes", "65536",
+        "--idle-timeout", "0.5",
+        listen=["line"],
+    )  # fmt: skip
+    with Peer(server.endpoint("line"), timeout=10) as peer:
+        peer.expect_greeting()
+        peer.send(STALL_LINE * 512 + b"x" * 65537)
+        close = server.wait_for_event("close", peer=f"127.0.0.1:{peer.local_port}", timeout=10)
+    assert close["reason"] == "too-large"
+    # What was still queued was dropped, not counted: fewer than the 512 answers.
+    assert int(close["messages"]) < 512
+    assert int(close["bytes_out"]) < len(GREETING) + 512 * (len(ACK_PREFIX) + len(STALL_LINE))
+    assert server.stderr_text() == ""

@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ import pytest
 from socket_harness.protocol import ErrorReason, codec_for
 from tests.fast.server.peer import Peer
 from tests.fast.server.pipes import HeldPipe, wait_blocked_writing_to_a_pipe
-from tests.fast.server.process import ServerFactory
+from tests.fast.server.process import REPO_ROOT, ServerFactory
 from tests.fast.server.test_shutdown import wait_until_received
 
 TIMEOUT = 15.0
@@ -55,7 +57,13 @@ def wait_until_sigterm_is_caught(pid: int, timeout: float = TIMEOUT) -> None:
 def has_an_event_loop(pid: int) -> bool:
     """Does `pid` hold an epoll descriptor (the event loop's), i.e. are its imports done?"""
     fds = f"/proc/{pid}/fd"
-    return any(os.readlink(f"{fds}/{fd}") == "anon_inode:[eventpoll]" for fd in os.listdir(fds))
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(f"{fds}/{fd}") == "anon_inode:[eventpoll]":
+                return True
+        except FileNotFoundError:
+            continue  # closed since the listing: a module file its imports read
+    return False
 
 
 @contextlib.contextmanager
@@ -105,6 +113,29 @@ def test_a_signal_from_the_first_instruction_on_stops_it_before_ready(
     assert server.wait(timeout=TIMEOUT) == EXIT_BEFORE_READY[sig]
     assert_stopped_before_ready(server.events(), sig)
     assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/pid1-signals")
+def test_the_handlers_are_installed_before_asyncio_is_imported() -> None:
+    # README: the first instruction, before the imports that take most of the start-up
+    # (asyncio: tens of ms), installs the handlers. `-X importtime` lists each module as
+    # its import ends (what it imports first): in start-up order.
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "socket_harness.server", "--help"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    )
+    modules = [
+        line.rpartition("|")[2].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert "asyncio" in modules
+    assert modules.index("socket_harness.server.stop_signals") < modules.index("asyncio")
 
 
 @pytest.mark.covers("server/signal-before-ready", "server/exit-128-plus-n")
