@@ -3,7 +3,9 @@
 Options (group "socket-harness target"): `--target FILE` (repeatable; a directory
 means every *.toml in it), every profile field as `--target-*` (alone they make
 one target; with `--target FILE` they override each file's keys), `--check ID`
-(repeatable: a check ID or a prefix such as `backlog/`), `--list-checks`.
+(repeatable: a check ID or a prefix such as `backlog/`), `--list-checks`,
+`--conformance-report DIR` (the matrix, socket_harness.report; and pytest's own JUnit XML
+in DIR/junit.xml unless `--junitxml` says where).
 
 Fixtures, each meant to be overridden in a conftest.py the pytest-docker way:
 `target` (the Target; a test using it runs once per target, id = its name),
@@ -13,9 +15,11 @@ test, see socket_harness.sut), `target_promise` (the promise of the test's
 
 Markers: `@pytest.mark.check("backlog/queues-b-plus-one", container=True)` names a
 check (its stable ID; `container=True`: needs the target's container, so it is
-*not applicable* to an address), `@pytest.mark.promise("backlog")` the promise it
-tests (skipped as *not declared by the target* when the profile lacks it; keyword
-arguments pick one of several, e.g. `overflow="pause"`). Under `CI=true` a run in
+*not applicable* to an address; `framing="seed"`: needs a listener of that framing, so it
+is *not applicable* to a target without one, said before the container is),
+`@pytest.mark.promise("backlog")` the promise it tests (skipped as *not declared by the
+target* when the profile lacks it; keyword arguments pick one of several, e.g.
+`overflow="pause"`). Under `CI=true` a run in
 which a promise a target declares went unchecked fails.
 
 Misuse and broken targets are one line: no target or an unknown `--check` is a usage
@@ -104,7 +108,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-report",
         dest=_dest("--conformance-report"),
         metavar="DIR",
-        help="write the checks x targets matrix to DIR (matrix.md, matrix.html, results/)",
+        help="write the checks x targets matrix to DIR (matrix.md, matrix.html, results/) "
+        "and, unless --junitxml says where, pytest's JUnit XML to DIR/junit.xml",
     )
     group.addoption(
         "--list-checks",
@@ -156,9 +161,17 @@ def targets_from(config: pytest.Config) -> list[Target]:
         raise pytest.UsageError(str(exc)) from None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's junitxml plugin reads --junitxml
 def pytest_configure(config: pytest.Config) -> None:
+    report_dir = config.getoption(_dest("--conformance-report"))
+    list_checks = bool(config.getoption(_dest("--list-checks")))
+    if report_dir and not list_checks and not config.option.xmlpath:
+        # The report's JUnit XML is pytest's own (--junitxml), as if it had been given.
+        config.option.xmlpath = str(Path(report_dir) / "junit.xml")
     config.addinivalue_line(
-        "markers", "check(id, container=False): a conformance check's stable ID (socket_harness)"
+        "markers",
+        "check(id, container=False, framing=None): a conformance check's stable ID "
+        "(socket_harness)",
     )
     config.addinivalue_line(
         "markers", "promise(name, **fields): the target promise a check tests (socket_harness)"
@@ -169,14 +182,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = State(
         targets=targets_from(config),
         checks=list(config.getoption(_dest("--check"))),
-        list_checks=bool(config.getoption(_dest("--list-checks"))),
+        list_checks=list_checks,
         options=options_argv(config),
     )
     config.pluginmanager.register(Gather(config.stash[STATE]), "socket_harness.gather")
     if config.stash[STATE].targets:
         config.stash[STATE].sigterm = signal.signal(signal.SIGTERM, _interrupt)
-    report_dir = config.getoption(_dest("--conformance-report"))
-    if report_dir and not config.stash[STATE].list_checks:
+    if report_dir and not list_checks:
         config.stash[STATE].report = Collector(Path(report_dir))
         config.pluginmanager.register(config.stash[STATE].report, "socket_harness.report")
 
@@ -288,7 +300,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         promise = _promise_marker(item)
         if target is None:
             continue
-        if check is not None and check.kwargs.get("container") and not target.has_container:
+        framing = check.kwargs.get("framing") if check is not None else None
+        if framing is not None and not any(i.framing.value == framing for i in target.listeners):
+            item.add_marker(pytest.mark.skip(reason=f"not applicable: no {framing} listener"))
+        elif check is not None and check.kwargs.get("container") and not target.has_container:
             item.add_marker(pytest.mark.skip(reason=NOT_APPLICABLE))
         elif promise is not None and find_promise(target, promise[0], **promise[1]) is None:
             item.add_marker(pytest.mark.skip(reason=f"{promise[0]}: {NOT_DECLARED}"))
@@ -376,11 +391,11 @@ def pytest_runtest_makereport(
 
 
 def _shorten(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
-    """A check's assertion (a wrong byte, a silent target) as `file:line: message`, not
-    pytest's traceback with source: the message already says what was awaited and seen."""
+    """A check's assertion (a wrong byte, a silent target) as its message alone, not
+    pytest's traceback with source, nor the file and line of the harness's helper that
+    raised it: the message already says what was awaited and seen."""
     if call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
-        entry = call.excinfo.traceback[-1]
-        report.longrepr = f"{entry.path}:{entry.lineno + 1}: {_message(call)}"
+        report.longrepr = _message(call)
 
 
 def _explain(report: pytest.TestReport, item: pytest.Item, target: Target, check: str) -> None:

@@ -26,8 +26,9 @@ __all__ = ["TargetProblem", "create_network", "image_of"]
 def image_of(target: Target, client: docker.DockerClient) -> str:
     """The image ID (or reference) to run for `target`: its `Image` reference (pulled when the
     engine lacks it), or the ID of the image built from its `Build`. TargetProblem (one line)
-    when the image is neither on the engine nor pullable, or with the build's own output when
-    the build fails; a failed build leaves no container behind (forcerm)."""
+    when the image is neither on the engine nor pullable; when the build fails, its first
+    line is the engine's error (`... returned a non-zero code: 7`, a base image it could not
+    pull) and the build's output follows; a failed build leaves no container behind (forcerm)."""
     source = target.source
     if isinstance(source, Image):
         return _present(source.reference, client)
@@ -42,9 +43,13 @@ def image_of(target: Target, client: docker.DockerClient) -> str:
             forcerm=True,  # a failed step's container too, not only successful ones
         )
     except docker.errors.BuildError as exc:
+        # The engine's error first (a failed RUN's exit code, an unpullable FROM): that line
+        # is what the check x target table shows; the build's output after it, for the detail.
+        cause = " ".join(str(exc.msg).split()) or "no error given"
         tail = "".join(str(part.get("stream", part.get("error", ""))) for part in exc.build_log)
         raise TargetProblem(
-            f"{target.name}: building {source.context} failed: {tail[-2000:]}"
+            f"{target.name}: building {source.context} failed: {cause}\n"
+            f"the build's last output:\n{tail[-2000:]}"
         ) from None
     except docker.errors.APIError as exc:
         raise TargetProblem(f"{target.name}: building {source.context} failed: {exc}") from None

@@ -30,25 +30,52 @@ MAX_RECEIVED = 16 * 1024 * 1024
 
 
 def show(data: bytes, limit: int = SHOW_BYTES) -> str:
-    """`data` for a failure message: its size and its last `limit` bytes in hex."""
-    tail = data[-limit:]
+    """`data` for a failure message: its size and its last `limit` bytes as a Python bytes
+    literal (`13 bytes: b'first\\nsecond\\n'`; `...` before a cut)."""
+    if not data:
+        return "0 bytes"
     cut = "..." if len(data) > limit else ""
-    return f"{len(data)} bytes, ending {cut}{tail.hex(' ')!s}" if data else "0 bytes"
+    return f"{len(data)} bytes: {cut}{data[-limit:]!r}"
+
+
+CONTEXT = 16  # bytes shown before a first difference
+AFTER = 24  # bytes shown from a first difference on
+
+
+def _excerpt(data: bytes, start: int, end: int) -> str:
+    """data[start:end] as a bytes literal, `...` marking what was left out at either end."""
+    before = "..." if start > 0 else ""
+    after = "..." if end < len(data) else ""
+    return f"{before}{data[start:end]!r}{after}"
 
 
 def first_difference(expected: bytes, got: bytes) -> str:
-    """Where two byte strings part, with context in hex: a readable verdict for large payloads."""
+    """Where two byte strings part, as two lines for a failure message.
+
+    The first line (what a one-line table shows) gives both as bytes literals from up to
+    CONTEXT bytes before the first differing byte (`...` where bytes are left out):
+    `expected b'\\r\\nERR too-large\\n' (16 bytes), got b'\\r\\n\\x00...' (19 bytes);
+    they differ from byte 2 on`. The second gives the same bytes in hex, with the offset of
+    the first one shown. "equal" when they are."""
     if expected == got:
         return "equal"
     at = next(
         (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
         min(len(expected), len(got)),
     )
-    start = max(0, at - 16)
+    start, end = max(0, at - CONTEXT), at + AFTER
+    if at == len(got):
+        where = f"got is the first {at} expected bytes, then the end"
+    elif at == len(expected):
+        where = f"got is all {at} expected bytes, then more"
+    else:
+        where = f"they differ from byte {at} on"
+    last = min(end, max(len(expected), len(got))) - 1
     return (
-        f"expected {len(expected)} bytes, got {len(got)}; first difference at byte {at}: "
-        f"expected {expected[start : at + 16].hex(' ')!s} | got {got[start : at + 16].hex(' ')!s}"
-        f" (from byte {start})"
+        f"expected {_excerpt(expected, start, end)} ({len(expected)} bytes), "
+        f"got {_excerpt(got, start, end)} ({len(got)} bytes); {where}\n"
+        f"in hex, bytes {start} to {last}: expected {expected[start:end].hex(' ')!s} | "
+        f"got {got[start:end].hex(' ')!s}"
     )
 
 

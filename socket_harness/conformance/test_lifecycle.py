@@ -10,7 +10,7 @@ import pytest
 from ..observe import unread_bytes
 from ..plugin import NOT_DECLARED, TargetPeer
 from ..profile import Framing, GracefulStop, IdleTimeout, Listener, MaxSessions, Target
-from ..wire import WirePeer
+from ..wire import ServerSilent, WirePeer
 from ._helpers import CONNECT_TIMEOUT, assert_bytes, exchange, greeted, preferred, wait_for
 
 SLACK = 5.0  # seconds a target may take beyond what it promised, on a busy machine
@@ -54,19 +54,38 @@ def persistent(target_peer: TargetPeer) -> Listener:
     return found[0]
 
 
+def idle_tolerance(seconds: float) -> float:
+    """How late (seconds) a close may come after a declared idle timeout of `seconds`:
+    max(1 s, half of it). Measured: the project's server, declared 1 s and 2 s, 10 silent
+    peers at a time, closed at most 0.023 s late on the 2-core machine with four busy loops
+    beside the usual load; the rest is for a loaded CI runner and a target whose idle timer
+    ticks coarser, never for a timeout that is really twice the declared one."""
+    return max(1.0, seconds / 2)
+
+
 @pytest.mark.check("idle-timeout/closes-silent-peer")
 @pytest.mark.promise("idle_timeout")
 def test_a_silent_peer_is_told_idle_timeout_and_closed(
     target_peer: TargetPeer, target_promise: IdleTimeout
 ) -> None:
-    listener = preferred(target_peer)
+    """A peer that sends nothing after the greeting is told `idle-timeout` and closed: not
+    before 90 % of the declared seconds, not after them + idle_tolerance."""
+    declared, listener = target_promise.seconds, preferred(target_peer)
+    late = declared + idle_tolerance(declared)
+    promised = f"declared idle_timeout {declared:g} s (tolerance {late - declared:g} s)"
     with greeted(target_peer, listener) as conn:
-        conn.timeout = target_promise.seconds + SLACK
+        conn.timeout = late + SLACK  # how late it really is, to say so
         started = time.monotonic()
-        got = conn.read_until_close("idle-timeout")
+        try:
+            got = conn.read_until_close("idle-timeout")
+        except ServerSilent as exc:
+            raise AssertionError(
+                f"{promised}: not closed within {conn.timeout:g} s; {exc}"
+            ) from None
         waited = time.monotonic() - started
     assert_bytes(target_peer.expect.error(listener.framing, "idle-timeout"), got)
-    assert waited >= target_promise.seconds * 0.9, f"closed after {waited:.2f} s"
+    assert waited >= declared * 0.9, f"{promised}: closed after {waited:.1f} s, before it"
+    assert waited <= late, f"{promised}: closed after {waited:.1f} s"
 
 
 @pytest.mark.check("graceful-stop/drains-and-exits", container=True)

@@ -190,7 +190,7 @@ def seed_payloads() -> list[bytes]:
     ]
 
 
-@pytest.mark.check("payload/seed-one-read-8192", container=True)
+@pytest.mark.check("payload/seed-one-read-8192", container=True, framing="seed")
 @pytest.mark.covers("seed/one-read-8192", "seed/rest-ignored")
 def test_seed_answers_exactly_the_first_8192_bytes_of_one_read(
     target: Target, target_peer: TargetPeer

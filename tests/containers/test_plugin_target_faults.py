@@ -7,7 +7,8 @@ Docker objects it made can be found.
   error with that one-line reason, the re-run command and the target's log tail; the
   target is started once, not once per check.
 - An image that is neither on the engine nor pullable: one line, no traceback.
-- A `[build]` that fails: no build container left behind (forcerm).
+- A `[build]` that fails: its table line is the engine's error, and no build container is
+  left behind (forcerm).
 - SIGTERM to the run (a CI cancel, `timeout`): it exits interrupted (2) and leaves no
   labelled container or network.
 """
@@ -122,6 +123,12 @@ def test_a_target_that_exits_fails_every_check_once_with_reason_rerun_and_logs(
     assert result.returncode == 1, output
     reason = "error: dead exited 3 before it was ready"
     rows = [line for line in output.splitlines() if line.startswith("payload/")]
+    # The one check that needs a seed listener is not applicable before any start.
+    not_applicable = [row for row in rows if row.startswith("payload/seed-one-read-8192 ")]
+    assert [row.split(maxsplit=2)[2] for row in not_applicable] == [
+        "skipped: not applicable: no seed listener"
+    ], output
+    rows = [row for row in rows if row not in not_applicable]
     assert len(rows) >= 3, output
     assert all(reason in row for row in rows), output
     assert "--target dead.toml --check payload/echo-exact" in output, output
@@ -168,6 +175,28 @@ def test_a_failed_build_leaves_no_build_container(
     for container in leftovers:  # ours (the marker says so): a red run leaves nothing either
         container.remove()
     assert [c.name for c in leftovers] == []
+
+
+def test_a_failed_build_says_the_engines_error_in_its_table_line(
+    tmp_path: Path, session: str
+) -> None:
+    """The table's one line for a failed `[build]` is the build's cause (here a RUN that
+    exits 7, as the engine reports it), not the build's first step; the build's output is
+    still in the failure's detail."""
+    marker = "build-output-" + session
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base_image()}\nRUN echo {marker} && exit 7\n")
+    broken = profile(tmp_path, "broken", '\n[build]\ncontext = "context"\n')
+    result = run(broken, session, "--check", "payload/echo-exact")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    rows = [line for line in output.splitlines() if line.startswith("payload/echo-exact ")]
+    assert len(rows) == 1, output
+    assert "error: broken: building " in rows[0], rows[0]
+    assert rows[0].endswith(f"'/bin/sh -c echo {marker} && exit 7' returned a non-zero code: 7")
+    assert "Step 1/" not in rows[0], rows[0]
+    assert f"\n{marker}\n" in output, output  # the RUN's own output, after the cause
 
 
 def test_sigterm_ends_the_run_interrupted_and_removes_the_target(

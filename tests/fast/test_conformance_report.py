@@ -1,5 +1,6 @@
 """`--conformance-report DIR`: the checks x targets matrix (socket_harness/report.py), from a
-real run of the conformance suite against a line echo on loopback (an address target).
+real run of the conformance suite against a line echo on loopback (an address target),
+and the JUnit XML it writes beside it.
 
 The echo (tests/fast/line_echo.py) answers each line as it came. Declared as such it
 passes the wire's checks; declared with an ack prefix it does not send, payload checks
@@ -14,7 +15,10 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
 
 RUN_TIMEOUT = 120.0  # seconds: the whole suite against a loopback echo
 PROFILE = """\
@@ -49,6 +53,7 @@ def profile(directory: Path, name: str, port: int, ack: str) -> Path:
     return path
 
 
+@pytest.mark.covers("conformance/failure-line")
 def test_the_matrix_shows_each_outcome_and_a_failure_in_full(
     echo_port: int, tmp_path: Path
 ) -> None:
@@ -74,14 +79,48 @@ def test_the_matrix_shows_each_outcome_and_a_failure_in_full(
     # The first body sent, and the echo's answer: escaped, without the declared prefix.
     assert "sent 6 bytes: b'hello\\n'" in markdown, markdown
     assert "received 6 bytes: b'hello\\n'" in markdown, markdown
+    # The failure in full: the message alone, its bytes as text, no helper's file:line.
+    assert "waited for the answer; received 6 bytes: b'hello\\n'\n```" in markdown, markdown
+    assert ".py:" not in markdown, markdown
 
     results = json.loads((report / "results" / "echo.json").read_text())
     assert {cell["outcome"] for cell in results} == {"passed", "not declared", "not applicable"}
+    reasons = {cell["check"]: cell["reason"] for cell in results}
+    # An address with no seed listener: the reason is the listener, not the container.
+    assert reasons["payload/seed-one-read-8192"] == "not applicable: no seed listener", reasons
+    assert reasons["max-sessions/exits-after-n"] == (
+        "not applicable: the target is an address, this check needs its container"
+    ), reasons
 
     page = (report / "matrix.html").read_text()
     assert_self_contained(page)
     assert '<td class="failed"' in page
     assert "sent 6 bytes: b&#x27;hello\\n&#x27;" in page  # escaped, never markup
+
+
+def test_the_report_directory_gets_pytests_junit_xml_unless_junitxml_says_where(
+    echo_port: int, tmp_path: Path
+) -> None:
+    good = profile(tmp_path, "echo", echo_port, "")
+    report = tmp_path / "report"
+    check = ["--check", "payload/echo-exact"]
+    result = run_suite(report, good, *check)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # pytest's own junitxml: its <testsuite name="pytest">, the check's test case by name.
+    suite = ET.parse(report / "junit.xml").getroot().find("testsuite")
+    assert suite is not None, result.stdout
+    assert suite.get("name") == "pytest", ET.tostring(suite)
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "0"), ET.tostring(suite)
+    names = [case.get("name") for case in suite.iter("testcase")]
+    assert names == ["test_every_listener_answers_each_message_exactly[echo]"], names
+
+    elsewhere = tmp_path / "mine.xml"
+    other = tmp_path / "other"
+    result = run_suite(other, good, *check, "--junitxml", str(elsewhere))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert elsewhere.is_file(), result.stdout
+    assert not (other / "junit.xml").exists(), sorted(p.name for p in other.iterdir())
+    assert (other / "matrix.md").is_file()
 
 
 def assert_self_contained(page: str) -> None:
