@@ -17,13 +17,15 @@
 #   MUTATION_TESTS    the pytest arguments for every mutant (default: the tests that
 #                     ci/mutation-map.toml gives the mutated file)
 #   MUTATION_WORKERS  mutants run side by side (default 2; each worker has its own tree)
-#   MUTATION_FRESH=1  start again (otherwise an interrupted session goes on where it was)
+#   MUTATION_FRESH=1  start again (otherwise an interrupted session goes on where it was;
+#                     the mutants of a file changed since are made again)
+#   MUTATION_RECHECK=1  survivors run again (after tests were added for them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI_NAME=mutation
 . ci/lib/common.sh
 
-WITH_MUTATION=1 ci/venv.sh
+ci/venv.sh
 root=$PWD
 work=$root/build/mutation
 py=$root/.venv/bin
@@ -122,18 +124,9 @@ EOF
     "${select[@]}" --index "$index" --baseline "$path" >"$work/$name.baseline.log" 2>&1 ||
         die "$path: the tests fail without a mutant (see $work/$name.baseline.log)"
     say "$path: baseline passed in $(($(date +%s) - bstart)) s; index $index"
-    # A session's mutants are positions in the code it began with: changed code, new session.
-    code=$(cd "$base" && find "$path" -name '*.py' -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
-    if [ -f "$session" ] && [ "$(cat "$session.code" 2>/dev/null)" != "$code" ]; then
-        say "$path: the code changed since its session began; starting it again"
-        rm -f "$session"
-    fi
-    if [ ! -f "$session" ]; then
-        printf '%s\n' "$code" >"$session.code"
-        "$py/cosmic-ray" init "$config" "$session"
-        "$py/cr-filter-operators" "$session" "$config"
-        "$py/cr-filter-pragma" "$session"
-    fi
+    # A session's mutants are positions in the code: files changed since are made again.
+    (cd "$base" && "$py/python" "$root/ci/lib/mutation_session.py" "$session" "$config" "$path" \
+        ${MUTATION_RECHECK:+--recheck}) || die "$path: could not prepare the session"
     say "$path: running mutants for at most ${budget} s (${timeout} s each)"
     start=$(date +%s)
     rc=0

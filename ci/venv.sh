@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv with the pinned harness packages (and, with WITH_BENCH=1, the bench
-# extras; with WITH_MUTATION=1, the mutation tester); idempotent: a requirements file
-# is installed again only when its pins change.
+# Create .venv with the pinned harness packages and the mutation tester (cosmic-ray:
+# `make mutation`'s session tests are in the fast tier), and, with WITH_BENCH=1, the
+# bench extras; idempotent: a requirements file is installed again only when its pins
+# change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -13,9 +14,8 @@ if [ ! -x .venv/bin/python ]; then
     echo "venv: creating .venv with $("$python" --version)" >&2
     "$python" -m venv .venv
 fi
-files=(requirements-dev.txt)
+files=(requirements-dev.txt requirements-mutation.txt)
 [ -z "${WITH_BENCH:-}" ] || files+=(requirements-bench.txt)
-[ -z "${WITH_MUTATION:-}" ] || files+=(requirements-mutation.txt)
 for file in "${files[@]}"; do
     stamp=.venv/.${file%.txt}.sha256
     want=$(sha256sum "$file" | cut -d' ' -f1)
