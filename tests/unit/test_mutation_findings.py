@@ -210,6 +210,48 @@ def test_a_health_address_is_host_and_port(address: str, host: str, port: int) -
     assert parse_config(["--health", ""], environ={}).health is None
 
 
+@pytest.mark.covers("server/health")
+def test_the_parsed_configuration_and_health_address_are_immutable_values() -> None:
+    config = parse_config(["--health", "127.0.0.1:9099"], environ={})
+    health = config.health
+    assert health is not None
+    assert hash(health) == hash(parse_config(["--health", "127.0.0.1:9099"], environ={}).health)
+    for value, field in ((config, "backlog"), (health, "port")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, 1)
+
+
+@pytest.mark.covers("server/backlog")
+def test_a_count_may_be_2_to_the_31_minus_1_the_largest_c_int() -> None:
+    # README "Server": `--backlog B` ... 0 to 2147483647; every count option is bounded so.
+    config = parse_config(
+        ["--backlog", "2147483647", "--max-connections", "2147483647"], environ={}
+    )
+    assert (config.backlog, config.max_connections) == (2147483647, 2147483647)
+
+
+@pytest.mark.covers("server/exit-2")
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--max-connections", "many"], "'many' is not a whole number"),
+        (["--backlog", "1.5"], "'1.5' is not a whole number"),
+        (["--idle-timeout", "inf"], "'inf': must be a finite number of seconds, 0 or more"),
+        (["--drain-timeout", "nan"], "'nan': must be a finite number of seconds, 0 or more"),
+        (["--drain-timeout", "-1"], "'-1': must be a finite number of seconds, 0 or more"),
+    ],
+    ids=["count-not-a-number", "count-not-whole", "seconds-infinite", "seconds-nan", "negative"],
+)
+def test_a_value_that_is_not_a_count_or_finite_seconds_is_a_usage_error(
+    args: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README "Server": a bad value is a usage error (exit 2, argparse's message on stderr).
+    with pytest.raises(SystemExit) as exited:
+        parse_config(args, environ={})
+    assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
 @pytest.mark.covers("server/log-timestamp")
 @pytest.mark.parametrize(
     ("now", "ts"),

@@ -126,6 +126,26 @@ def test_uvloop_asked_for_but_missing_exits_1_with_one_line_on_stderr() -> None:
     )
 
 
+# A launcher that runs the interpreter with -S: no site-packages, so uvloop is really not
+# importable (`sh -c 'script' ARG0 ARGS...`: "$0" is the interpreter).
+WITHOUT_SITE_PACKAGES = ("sh", "-c", 'exec "$0" -S "$@"')
+
+
+@pytest.mark.covers("server/help", "server/loop")
+def test_auto_runs_the_standard_loop_where_uvloop_is_missing(
+    server_factory: ServerFactory,
+) -> None:
+    # README: uvloop is used when importable, never required; `--loop auto` is the default.
+    server = server_factory("--loop", "auto", listen=["line"], launcher=WITHOUT_SITE_PACKAGES)
+    assert server.events("ready")[0]["loop"] == "asyncio"
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        peer.expect_answer(b"served without uvloop")
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=TIMEOUT) == 0
+    assert server.stderr_text() == ""
+
+
 @pytest.mark.covers("server/listen")
 def test_environment_variables_configure_the_server(server_factory: ServerFactory) -> None:
     server = server_factory(

@@ -38,6 +38,40 @@ def test_pause_holds_the_next_connection_until_a_slot_frees_across_listeners(
         waiting.expect_answer(b"now")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time `pid` has used so far (/proc/PID/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()  # fields[0] is field 3, the state
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# How long we watch a full server, and the CPU it may use meanwhile: an idle loop uses
+# none; one woken again and again by the queued connect uses all it gets.
+FULL_WATCH = 1.0
+FULL_CPU = 0.1
+
+
+@pytest.mark.covers("server/overflow-pause-backlog")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_pause_mode_waits_for_a_free_slot_without_spinning(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # README: the server stops watching its listeners the moment the last slot is taken;
+    # a connect queued meanwhile does not wake it.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--max-connections", "1", "--loop", loop, listen=["line"])
+    with Peer(server.endpoint("line")) as holder:
+        holder.expect_greeting()
+        with Peer(server.endpoint("line")) as waiting:  # completes: the kernel queues it
+            before = cpu_seconds(server.pid)
+            assert waiting.nothing_arrives(FULL_WATCH)
+            used = cpu_seconds(server.pid) - before
+            assert used < FULL_CPU, f"{used:.2f} s of CPU in {FULL_WATCH} s while full"
+            holder.close()
+            waiting.expect_greeting()
+
+
 @pytest.mark.covers("server/max-connections")
 def test_a_burst_never_has_more_than_max_connections_open(server_factory: ServerFactory) -> None:
     limit, clients = 3, 12
@@ -176,6 +210,21 @@ def test_max_sessions_exits_zero_after_serving_n_and_refuses_more(
     assert connect_refused(endpoint)
     assert server.events("shutdown")[0]["reason"] == "max-sessions"
     assert server.events("summary")[0]["connections"] == "2"
+
+
+@pytest.mark.covers("server/max-sessions")
+def test_after_max_sessions_it_stops_listening_while_the_sessions_go_on(
+    server_factory: ServerFactory,
+) -> None:
+    # README: after N connections were admitted: stop listening, exit 0 when they end.
+    server = server_factory("--max-sessions", "1", listen=["line"])
+    endpoint = server.endpoint("line")
+    with Peer(endpoint) as session:
+        session.expect_greeting()
+        server.wait_for_event("shutdown", reason="max-sessions")
+        assert connect_refused(endpoint)  # the server still runs: its listener is closed
+        session.expect_answer(b"still served")
+    assert server.wait() == 0
 
 
 @pytest.mark.covers("limits/exact-bound", "errors/too-large", "server/max-message-bytes")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,11 +29,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from socket_harness.protocol import ErrorReason, codec_for
+from socket_harness.protocol import ErrorReason, codec_for, parse_endpoint
 from tests.fast.server.peer import Peer
 from tests.fast.server.pipes import HeldPipe, wait_blocked_writing_to_a_pipe
 from tests.fast.server.process import REPO_ROOT, ServerFactory
-from tests.fast.server.test_shutdown import wait_until_received
+from tests.fast.server.test_shutdown import wait_until_received, wait_until_signals_are_handled
 
 TIMEOUT = 15.0
 # README, Exit codes: a signal before `ready` exits 128+N.
@@ -97,6 +98,24 @@ def test_a_signal_sent_before_the_first_instruction_is_not_lost(
     server.signal(sig)  # at once: the interpreter has not even started
     assert server.wait(timeout=TIMEOUT) == EXIT_BEFORE_READY[sig]
     assert_stopped_before_ready(server.events(), sig)
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/signal-before-ready", "server/exit-128-plus-n")
+def test_both_signals_before_the_first_instruction_exit_with_the_code_the_line_names(
+    server_factory: ServerFactory,
+) -> None:
+    # Both pending when the server unblocks them: one `shutdown action=exit` line, and
+    # the exit code is 128+N of the signal that line names (and its exit_code).
+    with stop_signals_blocked():
+        server = server_factory(ready=False)
+    server.signal(signal.SIGTERM)
+    server.signal(signal.SIGINT)
+    code = server.wait(timeout=TIMEOUT)
+    (shutdown,) = server.events("shutdown")
+    named = signal.Signals[shutdown["signal"]]
+    assert_stopped_before_ready(server.events(), named)
+    assert code == EXIT_BEFORE_READY[named]
     assert server.stderr_text() == ""
 
 
@@ -232,4 +251,52 @@ def test_signals_after_the_exit_code_is_decided_change_nothing(
     assert names[names.index("ready") + 1 :] == ["shutdown", "drain", "summary"]
     assert events[-1]["exit_code"] == "0"
     assert code == 0
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/signal-after-exit-decided", "server/log-summary")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_signal_the_loop_learns_of_as_the_last_session_ends_leaves_summary_last(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # With `--max-sessions 1` the end of the session decides the code (0). The signal comes
+    # while the server writes that session's `truncated` line (its peer sent half a line
+    # and its FIN): the loop reads its wake-up at the turn that ends the session, so it is
+    # acted on, if at all, after the code was decided: it changes nothing. The summary is
+    # the last line (README: Logs) and the exit code is its.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    stdout = HeldPipe()
+    try:
+        server = server_factory(
+            "--max-sessions",
+            "1",
+            "--loop",
+            loop,
+            ready=False,
+            listen=["line"],
+            stdout=stdout.write_fd,
+        )
+        stdout.read_event("ready", timeout=TIMEOUT)
+        endpoint = parse_endpoint(stdout.events()[0]["listener"])
+        with Peer(endpoint) as peer:
+            peer.expect_greeting()
+            stdout.read_event("open", timeout=TIMEOUT)
+            stdout.fill()
+            stdout.close_write_end()
+            peer.send(b"a line without its end")
+            peer.sock.shutdown(socket.SHUT_WR)
+            wait_blocked_writing_to_a_pipe(server.pid)  # inside the `truncated` line
+            server.signal(signal.SIGTERM)
+            wait_until_signals_are_handled(server.pid)
+            reader = threading.Thread(target=stdout.read_to_eof, args=(TIMEOUT,), daemon=True)
+            reader.start()
+            code = server.wait(timeout=TIMEOUT)
+            reader.join(TIMEOUT)
+    finally:
+        stdout.close()
+    events = stdout.events()
+    assert code == 0
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["exit_code"] == "0"
     assert server.stderr_text() == ""
