@@ -6,8 +6,11 @@ ci/lib/mutation_tests.py for each mutant: only the tests that ran the mutated st
 run against it. A mutant whose statement no test ran survives without a run.
 
 The index is JSON: `{"files": {"server/app.py": {"12": [NODE_ID, ...] , ...}}, "nodes":
-[every collected NODE_ID], "shared": [[NODE_ID, ...], ...]}`; a line run outside any
-test (at import in the pytest process, in a fixture wider than a test) lists "".
+[every collected NODE_ID], "shared": [[NODE_ID, ...], ...], "unseen": [NODE_ID, ...]}`;
+a line run outside any test (at import in the pytest process, in a fixture wider than a
+test) lists "". "unseen" are the tests under which nothing was measured at all (a server
+run with `python -S` never loads coverage's start-up hook): what they run is unknown, so
+every mutant runs them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class Index(TypedDict):
     files: dict[str, dict[str, list[str]]]
     nodes: list[str]
     shared: list[list[str]]
+    unseen: list[str]
 
 
 def rcfile(data_file: Path, sources: Iterable[Path]) -> str:
@@ -76,7 +80,10 @@ def build(data_file: Path, tree: Path, groups_file: Path) -> Index:
             for line, contexts in lines.items()
         }
     groups = json.loads(groups_file.read_text())
-    return Index(files=files, nodes=groups["nodes"], shared=groups["shared"])
+    seen = {node for lines in files.values() for nodes in lines.values() for node in nodes}
+    seen |= {node for group in groups["shared"] if seen & set(group) for node in group}
+    unseen = [node for node in groups["nodes"] if node not in seen]
+    return Index(files=files, nodes=groups["nodes"], shared=groups["shared"], unseen=unseen)
 
 
 def changed_lines(original: str, mutated: str) -> set[int]:
@@ -116,16 +123,17 @@ def statement_lines(source: str, line: int) -> set[int]:
 
 
 def tests_for(index: Index, name: str, lines: set[int]) -> set[str] | None:
-    """Node IDs that ran any of `lines` of `name`; None when a line ran outside a test.
+    """Node IDs that ran any of `lines` of `name`, and the unseen; None when a line ran
+    outside a test.
 
     None means "cannot narrow": the caller runs every mapped test. An empty set means
-    no test ran those lines.
+    no test ran those lines (and every test was seen to run something).
     """
     by_line = index["files"].get(name, {})
     contexts = {context for line in lines for context in by_line.get(str(line), [])}
     if OUTSIDE in contexts:
         return None
-    chosen = contexts & set(index["nodes"])
+    chosen = contexts & set(index["nodes"]) | set(index.get("unseen", []))
     for group in index["shared"]:
         if chosen & set(group):
             chosen |= set(group)

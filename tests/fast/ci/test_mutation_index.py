@@ -192,3 +192,16 @@ def test_a_statement_is_its_header_or_all_its_lines() -> None:
     assert mutation_index.statement_lines(source, 2) == {1, 2}
     assert mutation_index.statement_lines(source, 3) == {3}
     assert mutation_index.statement_lines(source, 4) == {4}
+
+
+def test_a_test_under_which_nothing_was_measured_runs_for_every_mutant() -> None:
+    # A server started with `python -S` never loads coverage's start-up hook: the test
+    # that started it is "unseen", and what its server ran is unknown.
+    index = mutation_index.Index(
+        files={"server/a.py": {"3": ["t.py::seen"], "4": []}},
+        nodes=["t.py::seen", "t.py::unseen"],
+        shared=[],
+        unseen=["t.py::unseen"],
+    )
+    assert mutation_index.tests_for(index, "server/a.py", {3}) == {"t.py::seen", "t.py::unseen"}
+    assert mutation_index.tests_for(index, "server/a.py", {9}) == {"t.py::unseen"}
