@@ -8,14 +8,17 @@ import socket
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from socket_harness.protocol import Endpoint, Framing
 from socket_harness.server.config import OPTIONS
 from tests.fast.client.peers import ScriptedPeer
 from tests.fast.server.peer import Peer, wait_until
 from tests.fast.server.process import REPO_ROOT, ServerFactory
 from tests.fast.server.test_gone_peer import server_side
+from tests.harness.engine import unavailable
 from tests.harness.tcp import ipv6_loopback
 
 TIMEOUT = 15.0
@@ -253,6 +256,77 @@ def test_probe_needs_the_loop_to_answer_not_just_an_open_port(
         server.signal(signal.SIGCONT)
     assert result.returncode == 1
     assert probe(f"{host}:{port}").returncode == 0
+
+
+def port_free_on_both_families() -> int:
+    """A port that neither IPv4 nor IPv6 has in use now: a dual-stack socket's own."""
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        probe.bind(("::", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.covers("server/listen-ipv6-only")
+def test_an_ipv6_wildcard_listener_leaves_ipv4_to_a_listener_of_its_own(
+    server_factory: ServerFactory,
+) -> None:
+    # README: `[::]` listens on IPv6 only, so an IPv4 listener can share its port. Two
+    # framings on one port number: each family's greeting says which listener answered.
+    if not ipv6_loopback():
+        pytest.skip("no IPv6 loopback (::1) on this host")
+    port = port_free_on_both_families()
+    server = server_factory(listen=[f"line://127.0.0.1:{port}", f"frame://[::]:{port}"])
+    assert [e["listener"] for e in server.events("listening")] == [
+        f"line://127.0.0.1:{port}",
+        f"frame://[::]:{port}",
+    ]
+    with Peer(Endpoint(Framing.LINE, "127.0.0.1", port)) as ipv4:
+        assert ipv4.read_exactly(14) == "测试成功!\n".encode()
+    with Peer(Endpoint(Framing.FRAME, "::1", port)) as ipv6:
+        # A frame: its length (uint32, big-endian) and the 14 bytes.
+        assert ipv6.read_exactly(18) == b"\x00\x00\x00\x0e" + "测试成功!\n".encode()
+
+
+# A mount namespace whose /etc/hosts is the file given as $0, then the rest of argv.
+WITH_HOSTS = ("unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"')
+
+
+def resolved_with_hosts(hosts: Path, name: str) -> list[str]:
+    """The addresses `name` resolves to under `hosts`, in the system's order (getent)."""
+    try:
+        result = subprocess.run(
+            [*WITH_HOSTS, str(hosts), "getent", "ahosts", name],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        unavailable(f"cannot run unshare: {exc}")
+    if result.returncode != 0:
+        unavailable(f"unshare --mount fails here: {result.stderr.strip()}")
+    ordered = [line.split()[0] for line in result.stdout.splitlines() if " STREAM" in line]
+    return list(dict.fromkeys(ordered))
+
+
+@pytest.mark.covers("server/listen-name")
+def test_a_host_name_listens_on_the_first_address_it_resolves_to(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    # README: a HOST name listens on its first address in the system's order, the one
+    # getent ahosts lists first. A name with an IPv6 and an IPv4 loopback address.
+    if not ipv6_loopback():
+        pytest.skip("no IPv6 loopback (::1) on this host")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 two-families\n::1 two-families\n")
+    first, other = resolved_with_hosts(hosts, "two-families")
+    server = server_factory(listen=["line://two-families:0"], launcher=(*WITH_HOSTS, str(hosts)))
+    port = server.endpoint("line").port
+    with Peer(Endpoint(Framing.LINE, first, port)) as peer:
+        assert peer.read_exactly(14) == "测试成功!\n".encode()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((other, port), timeout=5).close()
 
 
 @pytest.mark.covers("server/health", "server/health-answer", "server/probe")

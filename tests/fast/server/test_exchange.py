@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import struct
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -219,6 +220,24 @@ def test_text_log_values_are_seconds_to_the_millisecond_and_sorted_reason_counts
     assert all(re.fullmatch(r"\d+\.\d{3}", duration) for duration in durations)
     # errors: reason:count pairs, sorted by reason (truncated came first).
     assert " errors=too-large:1,truncated:1 " in raw_line(server, "summary")
+
+
+@pytest.mark.covers("server/log-close-duration")
+def test_the_close_line_says_how_long_the_connection_was_served(server: RunningServer) -> None:
+    # README "Logs": a close line's duration is the seconds from its accept to its end.
+    # This peer stays 1.2 s after its greeting: the duration is at least the stay it
+    # measured, and at most the time from before its connect to reading the close line.
+    began = time.monotonic()
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        greeted = time.monotonic()
+        assert peer.nothing_arrives(1.2)
+        stayed = time.monotonic() - greeted
+        mine = f"127.0.0.1:{peer.local_port}"
+    duration = float(server.wait_for_event("close", peer=mine)["duration"])
+    elapsed = time.monotonic() - began
+    # Three decimals: up to half a millisecond either way of the server's own reading.
+    assert stayed - 0.001 <= duration <= elapsed + 0.001, (stayed, duration, elapsed)
 
 
 @pytest.mark.covers("server/log-format")
