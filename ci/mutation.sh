@@ -33,6 +33,12 @@ paths=${MUTATION_PATHS:-protocol server}
 budget=${MUTATION_BUDGET:-3600}
 workers=${MUTATION_WORKERS:-2}
 case "$workers" in ''|*[!0-9]*|0) die "MUTATION_WORKERS: a count of at least 1, not '$workers'" ;; esac
+for path in $paths; do
+    case "$path" in
+        protocol*|server*) [ -e "$path" ] || die "MUTATION_PATHS: no $path in this checkout" ;;
+        *) die "MUTATION_PATHS: $path is neither in protocol/ nor in server/" ;;
+    esac
+done
 [ -z "${MUTATION_FRESH:-}" ] || rm -rf "$work"
 mkdir -p "$work"
 
@@ -46,10 +52,16 @@ rm -rf "$base"
 mkdir -p "$base"
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$base" -xf -
 pids=()
+# SIGTERM to a process and all its descendants, children first: cosmic-ray runs each
+# mutant's tests in a session of their own, which a signal to the worker's group misses.
+stop_tree() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do stop_tree "$child"; done
+    kill -TERM "$1" 2>/dev/null || true
+}
 stop_workers() {
     local pid
-    # Each worker leads its own process group: its pytest and servers stop with it.
-    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do stop_tree "$pid"; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     pids=()
 }
@@ -74,7 +86,7 @@ for n in $(seq 1 "$workers"); do
     [ -s "$work/worker-$n.port" ] || die "worker $n wrote no port in 30 s (see $work/worker-$n.log)"
     urls+=("'http://127.0.0.1:$(cat "$work/worker-$n.port")'")
 done
-say "$workers workers on loopback, one tree each ($work/tree-1 ...)"
+say "workers on loopback: $workers, one tree each ($work/tree-1 ...)"
 tree=$work/tree-1
 
 # Operators left out (docs/mutation.md says why): binary operators replaced by rare
@@ -130,7 +142,9 @@ EOF
     say "$path: running mutants for at most ${budget} s (${timeout} s each)"
     start=$(date +%s)
     rc=0
-    timeout --signal=INT "$budget" "$py/cosmic-ray" exec "$config" "$session" || rc=$?
+    # --foreground: timeout stays in the script's process group, so Ctrl-C reaches
+    # cosmic-ray (without it, timeout leads a group of its own that the terminal never signals).
+    timeout --foreground --signal=INT "$budget" "$py/cosmic-ray" exec "$config" "$session" || rc=$?
     case $rc in
         0) ;;
         124) say "$path: the budget of ${budget} s ran out; the rest stays pending" ;;
