@@ -56,6 +56,22 @@ def test_help_documents_every_option_its_variable_and_the_exit_codes() -> None:
         "128+N stopped by signal N before ready (143 SIGTERM, 130 SIGINT)",
     ):
         assert needle in text
+    # Each option's variable and default, as README's options table states them.
+    for env, default in (
+        ("SERVER_MAX_CONNECTIONS", "10000"),
+        ("SERVER_OVERFLOW", "pause"),
+        ("SERVER_BACKLOG", "512"),
+        ("SERVER_IDLE_TIMEOUT", "55"),
+        ("SERVER_MAX_MESSAGE_BYTES", "2097152"),
+        ("SERVER_SEND_BUFFER_BYTES", "1048576"),
+        ("SERVER_MAX_SESSIONS", "0"),
+        ("SERVER_DRAIN_TIMEOUT", "3"),
+        ("SERVER_HEALTH", "127.0.0.1:9099"),
+        ("SERVER_LOG_FORMAT", "text"),
+        ("SERVER_LOG_LEVEL", "info"),
+        ("SERVER_LOOP", "auto"),
+    ):
+        assert f"(env {env}; default: {default})" in text
 
 
 @pytest.mark.covers("server/exit-2")
@@ -114,6 +130,19 @@ def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
         f"python -m socket_harness.server: error: cannot open the health endpoint {health}: "
     )
     assert "[Errno 98]" in line
+
+
+@pytest.mark.covers("server/exit-1", "server/health")
+def test_a_health_host_with_an_unclosed_bracket_is_a_bad_address_exit_1(
+    server_factory: ServerFactory,
+) -> None:
+    # README: an IPv6 HOST goes in brackets (`[::1]:9099`), and a bad `--health` address
+    # is a startup failure (exit 1). `[127.0.0.1` opens a bracket it never closes: no host
+    # to strip brackets from; the startup line names the address as given.
+    server = server_factory("--health", "[127.0.0.1:0", listen=["line"], ready=False)
+    assert server.wait(timeout=TIMEOUT) == 1
+    assert server.wait_for_event("error", reason="startup")["health"] == "[127.0.0.1:0"
+    assert not server.events("ready")
 
 
 @pytest.mark.covers("server/exit-1")

@@ -8,6 +8,7 @@ import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 
@@ -385,10 +386,14 @@ def test_out_of_file_descriptors_it_logs_backs_off_and_serves_the_queued_client_
         first.expect_greeting()
         second.expect_greeting()
         with Peer(server.endpoint("line")) as queued:  # the kernel completes it; accept() fails
-            server.wait_for_event("error", reason="accept")
+            failed = server.wait_for_event("error", reason="accept")
             assert queued.nothing_arrives(SILENCE)
             first.close()  # a descriptor is free again: the retry after the back-off takes it
             queued.expect_greeting()
+            # README: it stops accepting for 1 s (then the retry takes the queued client).
+            # The line's `ts` is the wall clock when accept() failed, cut to the millisecond.
+            waited = time.time() - datetime.fromisoformat(failed["ts"]).timestamp()
+            assert 1.0 <= waited < 1.6
             queued.expect_answer(b"served after the back-off")
         second.expect_answer(b"and the others were served throughout")
     finally:
