@@ -114,6 +114,27 @@ def test_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     )
 
 
+@pytest.mark.covers("server/exit-1")
+def test_address_in_use_with_the_log_on_stderr_says_it_once_there(
+    server_factory: ServerFactory,
+) -> None:
+    # stdout closed at start: the log is on stderr, so its error line is the one line
+    # README promises there; the plain `python -m socket_harness.server: error:` line
+    # would say the same thing a second time.
+    first = server_factory(listen=["line"])
+    second = server_factory(
+        listen=[first.url("line")],
+        launcher=["sh", "-c", 'exec "$@" >&-', "sh"],
+        ready=False,
+        log_on="stderr",
+    )
+    assert second.wait(timeout=TIMEOUT) == 1
+    lines = second.stderr_text().splitlines()
+    assert not [line for line in lines if line.startswith("python -m socket_harness.server:")]
+    events = [(fields["event"], fields.get("reason")) for fields in second.events()]
+    assert events == [("log", "stdout-closed"), ("error", "startup")]
+
+
 @pytest.mark.covers("server/exit-1", "troubleshooting/port-in-use")
 def test_health_address_in_use_exits_1_with_a_log_line_and_one_line_on_stderr(
     server_factory: ServerFactory,
@@ -198,6 +219,32 @@ def test_environment_variables_configure_the_server(server_factory: ServerFactor
 
 def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return run_module("socket_harness.server.probe", "--timeout", "1", *args, env=env)
+
+
+def test_the_probe_function_can_be_imported_and_called_without_running_the_command(
+    server_factory: ServerFactory,
+) -> None:
+    # `probe(host, port, timeout)` is the module's function for a caller of its own; only
+    # `python -m` runs the command (which would parse this interpreter's argv and exit).
+    server = server_factory(listen=["line"])
+    assert server.health is not None
+    host, port = server.health
+    clean = {key: value for key, value in os.environ.items() if not key.startswith("SERVER_")}
+    code = f"from socket_harness.server.probe import probe\nprint(probe({host!r}, {port}, 5.0))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**clean, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "OK connections=0 listeners=1\n",
+        "",
+    )
 
 
 @pytest.mark.covers("server/probe", "server/health-answer", "server/health")
