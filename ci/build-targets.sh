@@ -76,23 +76,27 @@ started=$SECONDS
 if [[ " ${targets[*]} " == *" baseline-"* && ! -s $build_dir/base-image ]]; then
     ci/bootstrap.sh >/dev/null
 fi
-# The baselines' shared stage first, once: three builds of it side by side would each
-# make their own copy of its layers, and a later build, taking the newest copy from the
-# cache, would then give two of the three images new IDs (not idempotent; seen in make test).
-if [[ " ${targets[*]} " == *" baseline-"* ]]; then
-    log=$build_dir/target-baselines-common.log
-    docker build --build-arg "BASE_IMAGE=$(cat "$build_dir/base-image")" \
-        --build-arg "REVISION=$revision" --file targets/baselines/Dockerfile --target common . \
-        >"$log" 2>&1 || { cat "$log" >&2; die "building the baselines' common stage failed"; }
-fi
-pids=()
+# The baselines one after another, the others side by side with them. The engine's
+# classic builder builds every stage of targets/baselines/Dockerfile up to the one asked
+# for, so three parallel builds each made their own copy of the shared stages' layers; a
+# later build took the newest copy from the cache and gave two of the three images new
+# IDs (make test's targets/idempotent check failed on it). One after another, each build
+# finds the stages before it already built, once.
+baselines=() others=()
 for target in "${targets[@]}"; do
+    case "$target" in baseline-*) baselines+=("$target") ;; *) others+=("$target") ;; esac
+done
+pids=()
+for target in "${others[@]}"; do
     build_target "$target" >"$build_dir/target-$target.tag" &
     pids+=("$!")
 done
 status=0
-for i in "${!targets[@]}"; do
-    wait "${pids[$i]}" || status=1
+for target in "${baselines[@]}"; do
+    build_target "$target" >"$build_dir/target-$target.tag" || status=1
+done
+for pid in "${pids[@]}"; do
+    wait "$pid" || status=1
 done
 [ "$status" -eq 0 ] || die "not every target could be built (see above)"
 for target in "${targets[@]}"; do cat "$build_dir/target-$target.tag"; done
