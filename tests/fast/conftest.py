@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -65,14 +66,23 @@ def server_factory() -> Iterator[ServerFactory]:
         server.stop()
 
 
-@pytest.fixture
-def echo_port() -> Iterator[int]:
-    """A running line echo (tests/fast/line_echo.py: no greeting, no ack prefix, a service
-    nobody here wrote) on 127.0.0.1 in a process of its own: its port (stopped at teardown)."""
-    proc = subprocess.Popen([sys.executable, str(LINE_ECHO)], stdout=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def line_echo(idle: float = 0.0) -> Iterator[int]:
+    """tests/fast/line_echo.py on 127.0.0.1 in a process of its own, closing peers silent
+    for `idle` seconds (0: never): its port, once it listens (SIGTERM on leaving)."""
+    command = [sys.executable, str(LINE_ECHO), "0", "127.0.0.1", str(idle)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         yield int(proc.stdout.readline())  # printed once it listens
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    """A running line echo (tests/fast/line_echo.py: no greeting, no ack prefix, a service
+    nobody here wrote): its port (stopped at teardown)."""
+    with line_echo() as port:
+        yield port

@@ -1,7 +1,8 @@
 """`idle-timeout/closes-silent-peer` against a real host target whose idle timer the test
-sets (tests/fast/idle_closer.py) and a profile that declares another number: a close later
-than declared + the tolerance, or earlier than declared, fails in one line naming the
-declared value; one on time passes. Real runs of the conformance suite, as a user runs it.
+sets (tests/fast/line_echo.py with IDLE seconds) and a profile that declares another
+number: a close later than declared + the tolerance, or earlier than declared, fails in
+one line naming the declared value; one on time passes. Real runs of the conformance
+suite, as a user runs it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-IDLE_CLOSER = Path(__file__).with_name("idle_closer.py")
+from tests.fast.conftest import line_echo
+
 RUN_TIMEOUT = 60.0  # seconds: one check against a loopback target, a few seconds of idling
 PROFILE = """\
 [target]
@@ -37,15 +39,9 @@ seconds = {declared}
 
 @pytest.fixture
 def idle_closer(request: pytest.FixtureRequest) -> Iterator[int]:
-    """idle_closer.py closing silent peers after `request.param` seconds: its port."""
-    command = [sys.executable, str(IDLE_CLOSER), str(request.param)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield int(proc.stdout.readline())  # printed once it listens
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """The line echo closing silent peers after `request.param` seconds: its port."""
+    with line_echo(request.param) as port:
+        yield port
 
 
 def idle_check(tmp_path: Path, port: int, declared: float) -> tuple[int, str]:
