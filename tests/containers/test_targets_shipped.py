@@ -83,20 +83,26 @@ EXTRA = 3  # connects beyond what the accept queue can hold
 STOP_GRACE = 10  # docker stop's seconds between the stop signal and SIGKILL
 
 
+def build_targets() -> subprocess.CompletedProcess[str]:
+    """`ci/build-targets.sh` for every shipped target (raises TimeoutExpired after
+    BUILD_TIMEOUT s): tags on stdout, one line per step on stderr."""
+    return subprocess.run(
+        ["ci/build-targets.sh", *TARGETS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def target_images() -> dict[str, str]:
     """{target: image tag}: ci/build-targets.sh run once per session (bases and images
     built the first time, cache hits after)."""
     started = time.monotonic()
     try:
-        result = subprocess.run(
-            ["ci/build-targets.sh", *TARGETS],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            check=False,
-        )
+        result = build_targets()
     except subprocess.TimeoutExpired:
         pytest.fail(f"ci/build-targets.sh took more than {BUILD_TIMEOUT:.0f} s", pytrace=False)
     if result.returncode != 0:
@@ -506,14 +512,7 @@ def test_build_targets_again_on_an_unchanged_tree_is_a_cache_hit(
 ) -> None:
     before = {tag: docker_client.images.get(tag).id for tag in target_images.values()}
     started = time.monotonic()
-    again = subprocess.run(
-        ["ci/build-targets.sh", *TARGETS],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
+    again = build_targets()
     took = time.monotonic() - started
 
     assert again.returncode == 0, again.stderr
