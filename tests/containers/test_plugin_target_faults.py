@@ -155,10 +155,9 @@ def test_an_image_not_on_the_engine_is_one_line(tmp_path: Path, session: str) ->
     assert len(output.splitlines()) < 40, output
 
 
-def test_a_failed_build_leaves_no_build_container(
-    tmp_path: Path, session: str, engine: docker.DockerClient
-) -> None:
-    marker = "build-fails-" + session
+def run_failing_build(tmp_path: Path, session: str, marker: str) -> str:
+    """One check against a target whose `[build]` fails (a RUN that prints `marker` and
+    exits 7): the run's output, once it exited 1."""
     context = tmp_path / "context"
     context.mkdir()
     (context / "Dockerfile").write_text(f"FROM {base_image()}\nRUN echo {marker} && exit 7\n")
@@ -166,6 +165,14 @@ def test_a_failed_build_leaves_no_build_container(
     result = run(broken, session, "--check", "payload/echo-exact")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
+    return output
+
+
+def test_a_failed_build_leaves_no_build_container(
+    tmp_path: Path, session: str, engine: docker.DockerClient
+) -> None:
+    marker = "build-fails-" + session
+    output = run_failing_build(tmp_path, session, marker)
     assert "error: broken: building" in output, output
     leftovers = [
         c
@@ -184,13 +191,7 @@ def test_a_failed_build_says_the_engines_error_in_its_table_line(
     exits 7, as the engine reports it), not the build's first step; the build's output is
     still in the failure's detail."""
     marker = "build-output-" + session
-    context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM {base_image()}\nRUN echo {marker} && exit 7\n")
-    broken = profile(tmp_path, "broken", '\n[build]\ncontext = "context"\n')
-    result = run(broken, session, "--check", "payload/echo-exact")
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    output = run_failing_build(tmp_path, session, marker)
     rows = [line for line in output.splitlines() if line.startswith("payload/echo-exact ")]
     assert len(rows) == 1, output
     assert "error: broken: building " in rows[0], rows[0]
