@@ -151,6 +151,15 @@ def test_connections_and_concurrency_are_split_evenly_over_the_processes(
 
 
 @pytest.mark.covers("load/second-interrupt")
+def exited(pid: int) -> bool:
+    """True once `pid` has exited: no /proc entry, or a zombie (state Z) not yet reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def test_a_second_ctrl_c_stops_waiting_for_a_stuck_worker() -> None:
     closed = threading.Semaphore(0)
 
@@ -175,6 +184,9 @@ def test_a_second_ctrl_c_stops_waiting_for_a_stuck_worker() -> None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C to the parent: it asks the workers to stop
             # The free worker stops (its connection closes) only once the parent took it.
             assert closed.acquire(timeout=10), "no worker stopped after the first SIGINT"
+            # Its connection closes before it reports: the second SIGINT waits for its exit
+            # (gone, or a zombie the parent has yet to reap), else both count as lost.
+            wait_until(lambda: exited(free), timeout=10, what="the free worker to exit")
             proc.send_signal(signal.SIGINT)  # the second: stop waiting for the frozen one
             out, err = proc.communicate(timeout=CLI_TIMEOUT)
             took = time.monotonic() - first
