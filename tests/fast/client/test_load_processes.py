@@ -150,7 +150,6 @@ def test_connections_and_concurrency_are_split_evenly_over_the_processes(
     assert len(report["cpu"]["per_process_s"]) == processes  # every worker reported
 
 
-@pytest.mark.covers("load/second-interrupt")
 def exited(pid: int) -> bool:
     """True once `pid` has exited: no /proc entry, or a zombie (state Z) not yet reaped."""
     try:
@@ -160,6 +159,7 @@ def exited(pid: int) -> bool:
         return True
 
 
+@pytest.mark.covers("load/second-interrupt")
 def test_a_second_ctrl_c_stops_waiting_for_a_stuck_worker() -> None:
     closed = threading.Semaphore(0)
 
