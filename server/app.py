@@ -269,6 +269,8 @@ class Server:
         except TimeoutError:
             await self._abort_all("timeout")
             return
+        if self._decided():
+            return  # a second signal's abort ended the drain first (wait_for kept the result)
         self.log.info("drain", result="complete")
         self._finish(EXIT_OK)
 
@@ -278,6 +280,10 @@ class Server:
         # Sockets accepted but not yet adopted never report: the process exit closes them.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._no_connections.wait(), _ABORT_SETTLE_SECONDS)
+        if self._decided():
+            # The drain already ended (a third signal's abort, or a completed drain that
+            # raced the second signal): its `drain` line is out, and `summary` may be too.
+            return
         if result == "timeout" and not aborted:
             # Only connections lingering after their last reply were left: nothing lost.
             self.log.info("drain", result="complete")
@@ -285,6 +291,10 @@ class Server:
             return
         self.log.warning("drain", result=result, aborted=aborted)
         self._finish(EXIT_ABORTED)
+
+    def _decided(self) -> bool:
+        """The exit code is set: nothing may log `drain` or decide it again."""
+        return self._done is not None and self._done.done()
 
     def _finish(self, code: int) -> None:
         if self._done is not None and not self._done.done():

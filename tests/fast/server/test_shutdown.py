@@ -208,3 +208,68 @@ def test_a_connection_accepted_with_both_signals_is_counted_in_the_aborted(
     assert aborted == [f"127.0.0.1:{second.local_port}"]
     drain = [e for e in events if e["event"] == "drain"]
     assert [(e["result"], e["aborted"]) for e in drain] == [("aborted", "1")]
+
+
+@pytest.mark.covers("server/second-signal", "server/exit-3")
+def test_a_second_signal_exits_3_even_when_only_a_lingering_peer_was_left(
+    server_factory: ServerFactory,
+) -> None:
+    # README: a second signal aborts at once, exit 3. The one connection left lingers after
+    # its `ERR shutting-down` (the kernel took it), so it is closed, not aborted: still 3,
+    # unlike a drain timeout with only such connections left (exit 0).
+    server = server_factory("--drain-timeout", "60", listen=["line"])
+    with Peer(server.endpoint("line")) as lingering:
+        lingering.expect_greeting()
+        server.signal(signal.SIGTERM)
+        assert lingering.read_raw_reply() == model.error("line", SHUTTING_DOWN)
+        server.wait_for_event("error", reason=SHUTTING_DOWN)
+        server.signal(signal.SIGINT)
+        assert server.wait(timeout=5) == 3
+    assert [(e["result"], e["aborted"]) for e in server.events("drain")] == [("aborted", "0")]
+    assert server.events("summary")[0]["exit_code"] == "3"
+
+
+@pytest.mark.covers("server/second-signal", "server/exit-3")
+def test_a_third_signal_while_aborting_changes_nothing(server_factory: ServerFactory) -> None:
+    # The third signal reaches the loop while the second one's abort still settles: the
+    # server sleeps writing the second's `shutdown` line (a full pipe), the third comes
+    # then, and its wake-up runs two loop turns after that abort began. The exit code is
+    # decided once: no internal error, the summary last, exit 3.
+    stdout = HeldPipe()
+    try:
+        server = server_factory(
+            "--drain-timeout", "60", ready=False, listen=["line"], stdout=stdout.write_fd
+        )
+        stdout.read_event("ready", timeout=15)
+        endpoint = parse_endpoint(stdout.events()[0]["listener"])
+        with Peer(endpoint) as stuck, Peer(endpoint) as probe:
+            stuck.expect_greeting()
+            stuck.send(b"a line without its end")  # busy: the drain waits for it
+            probe.expect_greeting()  # read after `stuck`'s bytes, in the loop's order
+            stdout.read_until(lambda e: e.get("peer") == f"127.0.0.1:{probe.local_port}", 5)
+            probe.close()
+            stdout.read_until(lambda e: e.get("event") == "close", 5)
+            server.signal(signal.SIGTERM)
+            stdout.read_until(lambda e: e.get("action") == "drain", 5)
+            stdout.fill()  # the next line, the second signal's `shutdown`, does not fit
+            stdout.close_write_end()  # the server's copy is the only one left: EOF at its exit
+            server.signal(signal.SIGINT)
+            wait_blocked_writing_to_a_pipe(server.pid)
+            server.signal(signal.SIGTERM)
+            wait_until_signals_are_handled(server.pid)
+            reader = threading.Thread(target=stdout.read_to_eof, args=(15,), daemon=True)
+            reader.start()
+            assert server.wait(timeout=15) == 3
+            reader.join(15)
+    finally:
+        stdout.close()
+    events = stdout.events()
+    shutdowns = [(e["signal"], e["action"]) for e in events if e["event"] == "shutdown"]
+    assert shutdowns == [("SIGTERM", "drain"), ("SIGINT", "abort"), ("SIGTERM", "abort")]
+    assert [e for e in events if e["event"] == "error" and e["reason"] == "internal"] == []
+    assert [(e["result"], e["aborted"]) for e in events if e["event"] == "drain"] == [
+        ("aborted", "1")
+    ]
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["exit_code"] == "3"
+    assert server.stderr_text() == ""
