@@ -269,15 +269,15 @@ class Server:
         except TimeoutError:
             await self._abort_all("timeout")
             return
-        if self._decided():
-            return  # a second signal's abort ended the drain first (wait_for kept the result)
         self.log.info("drain", result="complete")
         self._finish(EXIT_OK)
 
     async def _abort_all(self, result: str) -> None:
         # Those lingering after a reply the kernel already took are closed, not aborted.
         aborted = sum(connection.abort() for connection in list(self._connections))
-        # Sockets accepted but not yet adopted never report: the process exit closes them.
+        # Each reports within a few loop turns: an aborted or closed transport's
+        # connection_lost is scheduled at once, and one still being adopted is aborted
+        # by its connection_made. The wait only bounds that.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._no_connections.wait(), _ABORT_SETTLE_SECONDS)
         if self._decided():
