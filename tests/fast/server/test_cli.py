@@ -20,6 +20,7 @@ from tests.fast.server.process import REPO_ROOT, ServerFactory
 from tests.fast.server.test_gone_peer import server_side
 from tests.harness.engine import unavailable
 from tests.harness.tcp import ipv6_loopback
+from tests.oracle import model
 
 TIMEOUT = 15.0
 
@@ -430,3 +431,30 @@ def test_health_listens_on_an_ipv6_address_given_in_brackets(
 def test_health_can_be_disabled(server_factory: ServerFactory) -> None:
     server = server_factory("--health", "", listen=["line"])
     assert server.health is None
+
+
+def time_wait_on_port(port: int) -> bool:
+    """Some IPv4 socket with local port `port` is in TIME_WAIT (/proc/net/tcp state 06)."""
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return any(int(row[1].rpartition(":")[2], 16) == port and row[3] == "06" for row in rows)
+
+
+@pytest.mark.covers("server/listen-reuseaddr")
+def test_a_server_started_again_at_once_listens_on_its_predecessors_port(
+    server_factory: ServerFactory,
+) -> None:
+    # The server ends a seed exchange first (FIN after the answer), so the connection's
+    # socket waits out TIME_WAIT on the listener's port after the server has exited.
+    first = server_factory(listen=["seed"])
+    port = first.endpoint("seed").port
+    with Peer(first.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        peer.send(b"hi")
+        assert peer.read_to_eof() == model.ack("seed", b"hi")
+    first.wait_for_event("close", reason="answered")
+    first.signal(signal.SIGTERM)
+    assert first.wait(timeout=5) == 0
+    assert time_wait_on_port(port)  # what a listener without SO_REUSEADDR cannot bind past
+    second = server_factory(listen=[f"seed://127.0.0.1:{port}"])
+    assert [e["listener"] for e in second.events("listening")] == [f"seed://127.0.0.1:{port}"]
