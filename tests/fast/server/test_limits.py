@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import signal
@@ -403,3 +404,33 @@ def test_out_of_file_descriptors_it_logs_backs_off_and_serves_the_queued_client_
     # One line per back-off period, not one per spin of a loop that keeps failing.
     accept_errors = [e for e in server.events("error") if e.get("reason") == "accept"]
     assert 1 <= len(accept_errors) <= 3
+
+
+@pytest.mark.covers("server/accept-batch")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_listener_takes_at_most_64_pending_connects_per_turn_of_the_loop(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # 100 connects queued on each of two listeners while the server is stopped: at one
+    # wake-up both are readable, and the `open` lines (in accept order) come in runs of
+    # 64 per listener, then the remaining 36 of each.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--loop", loop, listen=["line", "frame"])
+    endpoints = [server.endpoint("line"), server.endpoint("frame")]
+    peers: list[socket.socket] = []
+    try:
+        with server.stopped():
+            for _ in range(100):
+                for endpoint in endpoints:  # line first: its listener is readable first
+                    peers.append(
+                        socket.create_connection((endpoint.host, endpoint.port), timeout=5)
+                    )
+        wait_until(lambda: len(server.events("open")) == 200)
+    finally:
+        for peer in peers:
+            peer.close()
+    opened = [fields["listener"] for fields in server.events("open")]
+    runs = [(url, len(list(group))) for url, group in itertools.groupby(opened)]
+    line, frame = (str(endpoint) for endpoint in endpoints)
+    assert runs == [(line, 64), (frame, 64), (line, 36), (frame, 36)]
