@@ -458,3 +458,29 @@ def test_a_server_started_again_at_once_listens_on_its_predecessors_port(
     assert time_wait_on_port(port)  # what a listener without SO_REUSEADDR cannot bind past
     second = server_factory(listen=[f"seed://127.0.0.1:{port}"])
     assert [e["listener"] for e in second.events("listening")] == [f"seed://127.0.0.1:{port}"]
+
+
+@pytest.mark.covers("server/health-backlog")
+def test_health_queues_17_checks_while_the_loop_cannot_answer(
+    server_factory: ServerFactory,
+) -> None:
+    # README: backlog 16, so the kernel's accept queue holds 17 completed connects (B+1,
+    # as for the listeners); a further SYN is dropped: its connect times out.
+    server = server_factory(listen=["line"])
+    assert server.health is not None
+    checks: list[socket.socket] = []
+    timed_out = 0
+    try:
+        with server.stopped():
+            for _ in range(19):
+                try:
+                    checks.append(socket.create_connection(server.health, timeout=0.3))
+                except TimeoutError:
+                    timed_out += 1
+        assert (len(checks), timed_out) == (17, 2)
+        for check in checks:  # each queued one is answered once the loop runs again
+            check.settimeout(5)
+            assert check.recv(4096).startswith(b"OK connections=0 ")
+    finally:
+        for check in checks:
+            check.close()
