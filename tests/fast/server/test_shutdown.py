@@ -215,6 +215,32 @@ def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
     assert server.events("drain")[0]["result"] == "aborted"
 
 
+@pytest.mark.covers("server/second-signal", "server/log-drain")
+def test_a_third_signal_during_the_abort_changes_nothing_and_one_drain_line_ends_it(
+    server_factory: ServerFactory,
+) -> None:
+    # The second and third signals reach the server at one wake-up (both sent while it is
+    # stopped): each is logged, the abort is the second's, and one `drain` line counts
+    # the one connection aborted (before the fix, the third started a second abort: two
+    # `drain` lines, the second counting the connection that was already going).
+    server = server_factory("--drain-timeout", "60", listen=["line"])
+    with Peer(server.endpoint("line")) as stuck:
+        stuck.expect_greeting()
+        stuck.send(b"a line without its end")
+        wait_until_received(server, stuck)
+        server.signal(signal.SIGTERM)
+        server.wait_for_event("shutdown", signal="SIGTERM")
+        with server.stopped():
+            server.signal(signal.SIGINT)
+            server.signal(signal.SIGTERM)
+        assert server.wait(timeout=5) == 3
+    shutdowns = [(fields["signal"], fields["action"]) for fields in server.events("shutdown")]
+    assert shutdowns == [("SIGTERM", "drain"), ("SIGINT", "abort"), ("SIGTERM", "abort")]
+    assert [(e["result"], e["aborted"]) for e in server.events("drain")] == [("aborted", "1")]
+    assert [e["reason"] for e in server.events("error")] == ["aborted"]
+    assert server.events()[-1]["event"] == "summary"
+
+
 @pytest.mark.covers("server/exit-0", "server/shutdown-drain")
 def test_signal_with_no_connections_exits_0_at_once(server_factory: ServerFactory) -> None:
     server = server_factory()
