@@ -62,6 +62,7 @@ class Server:
         self._health: asyncio.Server | None = None
         self._stopping = False  # listeners closed; exit once the last connection ends
         self._drain_task: asyncio.Task[None] | None = None
+        self._abort_task: asyncio.Task[None] | None = None  # a second signal's abort
         self._done: asyncio.Future[int] | None = None
         self._ready = False  # the `ready` line is out: a signal from now on drains
         self._signals_handled = 0  # how many of stop_signals.received() were acted on
@@ -249,9 +250,11 @@ class Server:
         if self.draining:
             # A second signal: the operator does not want to wait.
             self.log.info("shutdown", signal=name, action="abort")
+            if self._abort_task is not None:
+                return  # a third: the abort is under way (another would log a second `drain`)
             if self._drain_task is not None:
                 self._drain_task.cancel()
-            asyncio.get_running_loop().create_task(self._abort_all("aborted"))
+            self._abort_task = asyncio.get_running_loop().create_task(self._abort_all("aborted"))
             return
         self._begin_drain(signal=name)
 

@@ -160,6 +160,29 @@ def test_drain_timeout_closes_a_connection_lingering_after_its_reply_without_a_r
 
 
 @pytest.mark.covers("errors/lingering-close")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_seed_peer_that_closes_after_the_answer_ends_the_linger_at_once(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # docs/protocol.md: closed at the peer's EOF or 2 s after the reply. This peer reads
+    # the answer and the server's FIN, then closes its side: the server closes at once,
+    # not when the 2 s are over.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory("--loop", loop, listen=["seed"])
+    with Peer(server.endpoint("seed")) as peer:
+        peer.expect_greeting()
+        peer.send(b"Ho")
+        assert peer.read_to_eof() == ACK_PREFIX + b"Ho\n"
+        peer.sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        close = server.wait_for_event("close", timeout=5)
+        waited = time.monotonic() - started
+    assert close["reason"] == "answered"
+    assert waited < 1.2, f"closed {waited:.2f} s after the peer's FIN: it waited out the linger"
+
+
+@pytest.mark.covers("errors/lingering-close")
 def test_a_peer_that_neither_closes_nor_sends_is_closed_2_s_after_the_reply(
     server_factory: ServerFactory,
 ) -> None:

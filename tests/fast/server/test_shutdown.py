@@ -5,11 +5,12 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from socket_harness.protocol import parse_endpoint
-from tests.fast.server.peer import Peer, connect_refused
+from tests.fast.server.peer import Peer, connect_refused, wait_until
 from tests.fast.server.pipes import HeldPipe, wait_blocked_writing_to_a_pipe
 from tests.fast.server.process import RunningServer, ServerFactory
 from tests.oracle import model
@@ -97,6 +98,84 @@ def test_a_peer_lingering_after_its_last_reply_is_not_told_shutting_down(
     assert server.events("summary")[0]["errors"] == ""
 
 
+def tcp_queues(local_port: int, remote_port: int) -> tuple[int, int]:
+    """(tx_queue, rx_queue) of this end of a loopback connection (/proc/net/tcp).
+
+    tx_queue: bytes written but not yet acknowledged by the other end; rx_queue: bytes
+    received but not yet read.
+    """
+    local, remote = f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}"
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        if fields[1] == local and fields[2] == remote:
+            tx, rx = fields[4].split(":")
+            return int(tx, 16), int(rx, 16)
+    raise AssertionError(f"no connection {local_port} -> {remote_port} in /proc/net/tcp")
+
+
+@pytest.mark.covers("server/shutdown-drain", "server/idle-timeout")
+def test_a_peer_dropped_at_its_idle_timeout_as_the_drain_begins_is_not_told_shutting_down(
+    server_factory: ServerFactory,
+) -> None:
+    # A peer that reads none of its queued answers is aborted at its idle deadline (no
+    # `ERR idle-timeout` could reach it). Here the deadline passes while the server sleeps
+    # writing a log line to a full pipe, and a SIGTERM comes meanwhile: the server's next
+    # loop turn has the signal's wake-up and the idle check together, so asyncio aborts
+    # the peer, then begins the drain while the aborted connection is still in its set
+    # (its connection_lost comes a turn later). It is gone already: the drain has
+    # nothing to tell it, and no error to count. (SIGSTOP past the deadline does not make
+    # that turn: a select whose timeout ran out while stopped returns no events at the
+    # signal, so the abort's connection_lost comes first.)
+    idle = 2.0
+    stdout = HeldPipe()
+    try:
+        server = server_factory(
+            "--loop", "asyncio", "--idle-timeout", str(idle),
+            "--send-buffer-bytes", str(64 * 1024 * 1024),  # read it all: no message half-read
+            ready=False, listen=["line"], stdout=stdout.write_fd,
+        )  # fmt: skip
+        stdout.read_event("ready", timeout=15)
+        endpoint = parse_endpoint(stdout.events()[0]["listener"])
+        stalled = Peer(endpoint)
+        connected = time.monotonic()
+        stalled.expect_greeting()
+        # 16 MiB of whole lines, and it never reads: most of the answers wait in the
+        # server's own buffer.
+        stalled.send((b"w" * 1023 + b"\n") * 16384)
+        ports = (stalled.local_port, endpoint.port)
+        wait_until(lambda: tcp_queues(*ports)[0] == tcp_queues(*reversed(ports))[1] == 0)
+        # The first idle check (idle s after the accept) counts the answers the kernel took
+        # since as progress and sets the deadline idle s later: block the server between
+        # the two checks, until past the second.
+        time.sleep(max(0.0, connected + 1.5 * idle - time.monotonic()))
+        stdout.fill()
+        stdout.close_write_end()  # the server's copy is the only one left: EOF at its exit
+        blocker = Peer(endpoint)  # its `open` line does not fit: the server sleeps writing it
+        wait_blocked_writing_to_a_pipe(server.pid)
+        time.sleep(max(0.0, connected + 2.5 * idle - time.monotonic()))
+        server.signal(signal.SIGTERM)
+        wait_until_signals_are_handled(server.pid)
+        reader = threading.Thread(target=stdout.read_to_eof, args=(15,), daemon=True)
+        reader.start()
+        with stalled, blocker:
+            blocker.expect_greeting()
+            assert blocker.read_to_eof() == model.error("line", SHUTTING_DOWN)
+        assert server.wait(timeout=15) == 0
+        reader.join(15)
+    finally:
+        stdout.close()
+    events = stdout.events()
+    mine = [e for e in events if e.get("peer") == f"127.0.0.1:{stalled.local_port}"]
+    assert [(e["event"], e["reason"]) for e in mine if e["event"] != "open"] == [
+        ("error", "idle-timeout"),
+        ("close", "idle-timeout"),
+    ]
+    shutdown = next(e for e in events if e["event"] == "shutdown")
+    assert shutdown["connections"] == "2"  # the aborted one was still in the set
+    summary = next(e for e in events if e["event"] == "summary")
+    assert summary["errors"] == "idle-timeout:1,shutting-down:1"  # the blocker's
+
+
 @pytest.mark.covers("server/drain-timeout", "server/exit-3")
 def test_drain_timeout_aborts_what_is_left_and_exits_3(server_factory: ServerFactory) -> None:
     server = server_factory("--drain-timeout", "0.5", listen=["frame"])
@@ -134,6 +213,32 @@ def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
     shutdowns = [(fields["signal"], fields["action"]) for fields in server.events("shutdown")]
     assert shutdowns == [("SIGTERM", "drain"), ("SIGINT", "abort")]
     assert server.events("drain")[0]["result"] == "aborted"
+
+
+@pytest.mark.covers("server/second-signal", "server/log-drain")
+def test_a_third_signal_during_the_abort_changes_nothing_and_one_drain_line_ends_it(
+    server_factory: ServerFactory,
+) -> None:
+    # The second and third signals reach the server at one wake-up (both sent while it is
+    # stopped): each is logged, the abort is the second's, and one `drain` line counts
+    # the one connection aborted (before the fix, the third started a second abort: two
+    # `drain` lines, the second counting the connection that was already going).
+    server = server_factory("--drain-timeout", "60", listen=["line"])
+    with Peer(server.endpoint("line")) as stuck:
+        stuck.expect_greeting()
+        stuck.send(b"a line without its end")
+        wait_until_received(server, stuck)
+        server.signal(signal.SIGTERM)
+        server.wait_for_event("shutdown", signal="SIGTERM")
+        with server.stopped():
+            server.signal(signal.SIGINT)
+            server.signal(signal.SIGTERM)
+        assert server.wait(timeout=5) == 3
+    shutdowns = [(fields["signal"], fields["action"]) for fields in server.events("shutdown")]
+    assert shutdowns == [("SIGTERM", "drain"), ("SIGINT", "abort"), ("SIGTERM", "abort")]
+    assert [(e["result"], e["aborted"]) for e in server.events("drain")] == [("aborted", "1")]
+    assert [e["reason"] for e in server.events("error")] == ["aborted"]
+    assert server.events()[-1]["event"] == "summary"
 
 
 @pytest.mark.covers("server/exit-0", "server/shutdown-drain")
