@@ -71,6 +71,18 @@ def test_an_exception_never_raised_still_gives_its_detail(
     assert parse_log_line(line)["detail"].startswith("ConnectionResetError: [Errno 104] gone")
 
 
+def test_a_record_the_route_cannot_format_never_raises_where_asyncio_logged_it(
+    asyncio_logger: logging.Logger,
+) -> None:
+    # asyncio logs from inside a transport's callbacks (`socket.send() raised exception.`
+    # is logged in the middle of `write()`): a record that fails to become a line (here
+    # its arguments do not fit its format) must not raise there, into the loop.
+    stream = io.StringIO()
+    route_asyncio_logs(EventLog(stream=stream))
+    asyncio_logger.warning("%d bytes", "not a number")
+    assert stream.getvalue() == ""  # (logging's own report of it goes to stderr)
+
+
 def test_a_loop_error_is_one_internal_line_with_its_exception_as_detail() -> None:
     # What the loop hands its exception handler (Server.run installs _on_loop_error).
     stream = io.StringIO()

@@ -32,7 +32,7 @@ from socket_harness.protocol import (
     reply_limit,
 )
 from socket_harness.server.config import parse_config
-from socket_harness.server.logs import timestamp
+from socket_harness.server.logs import EventLog, timestamp
 
 # docs/protocol.md: the greeting's body, 测试成功! without its newline.
 GREETING_BODY = bytes.fromhex("e6b58be8af95e68890e58a9f21")
@@ -230,6 +230,21 @@ def test_a_count_may_be_2_to_the_31_minus_1_the_largest_c_int() -> None:
     assert (config.backlog, config.max_connections) == (2147483647, 2147483647)
 
 
+@pytest.mark.covers("server/backlog", "server/exit-2")
+@pytest.mark.parametrize("option", ["--max-message-bytes", "--send-buffer-bytes"])
+def test_the_message_and_send_buffer_limits_are_counts_from_1(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # README "Server": every count option is bounded, these two from 1 (not 0); beyond
+    # is a usage error (exit 2).
+    dest = option[2:].replace("-", "_")
+    assert getattr(parse_config([option, "1"], environ={}), dest) == 1
+    with pytest.raises(SystemExit) as exited:
+        parse_config([option, "0"], environ={})
+    assert exited.value.code == 2
+    assert "'0': must be from 1 to 2147483647" in capsys.readouterr().err
+
+
 @pytest.mark.covers("server/exit-2")
 @pytest.mark.parametrize(
     ("args", "complaint"),
@@ -296,6 +311,28 @@ def test_the_first_log_timestamp_of_a_process_has_its_date_and_time(now: float, 
         check=True,
     )
     assert result.stdout == ts + "\n"
+
+
+@pytest.mark.covers("server/log-timestamp")
+def test_a_log_timestamp_after_the_clock_was_set_back_has_that_seconds_date_and_time() -> None:
+    # The wall clock can step back (an NTP step, `date -s`): a line after it is stamped
+    # with its own second, not the one formatted last.
+    assert timestamp(1700000061.5) == "2023-11-14T22:14:21.500Z"
+    assert timestamp(1700000000.25) == "2023-11-14T22:13:20.250Z"
+
+
+def test_a_log_stream_closed_under_the_log_is_given_up_not_raised(tmp_path: Path) -> None:
+    # EventLog: a stream whose write fails (ValueError for a closed file) is given up;
+    # with none left `lost` is true and `when_lost` is called once, and the caller's
+    # log call returns (a log line must never take the server down).
+    stream = (tmp_path / "log").open("w")
+    stream.close()
+    log = EventLog(stream=stream)
+    calls: list[str] = []
+    log.when_lost = lambda: calls.append("lost")
+    log.info("ready")
+    log.info("open")
+    assert (log.lost, log.stream, calls) == (True, "", ["lost"])
 
 
 @pytest.mark.covers("seed/parse-response")

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from socket_harness.protocol import Endpoint, Framing
 from socket_harness.server.config import OPTIONS
-from tests.fast.client.peers import ScriptedPeer
+from tests.fast.client.peers import Script, ScriptedPeer, hold_until_client_closes
 from tests.fast.server.peer import Peer, wait_until
 from tests.fast.server.process import REPO_ROOT, ServerFactory
 from tests.fast.server.test_gone_peer import server_side
@@ -317,6 +318,52 @@ def test_probe_of_an_endpoint_that_never_stops_sending_quotes_80_characters_and_
     excerpt = "'N" + "o" * 79 + "'"  # the answer's first 80 characters, quoted
     assert result.stdout == f"unhealthy: 127.0.0.1:{other.port}: unexpected answer {excerpt}\n"
     assert result.stderr == ""
+
+
+def sends_then_stays_open(size: int) -> Script:
+    """An endpoint that sends `size` bytes, then neither sends more nor closes until the
+    probe does."""
+
+    def script(sock: socket.socket) -> None:
+        sock.sendall(b"n" * size)
+        hold_until_client_closes(sock)
+
+    return script
+
+
+@pytest.mark.covers("server/probe-verdict")
+@pytest.mark.parametrize(
+    ("size", "verdict"),
+    [(4095, "timed out"), (4096, "unexpected answer '" + "n" * 80 + "'")],
+    ids=["4095-waits-for-the-rest", "4096-is-enough"],
+)
+def test_probe_reads_an_answer_until_the_endpoints_eof_or_4096_bytes(
+    size: int, verdict: str
+) -> None:
+    # README: the probe stops reading at the endpoint's EOF or once it has 4096 bytes;
+    # short of that, an endpoint that stays open is waited for until `--timeout` (1 s).
+    with ScriptedPeer(sends_then_stays_open(size)) as other:
+        result = probe(f"127.0.0.1:{other.port}")
+    assert result.returncode == 1
+    assert result.stdout == f"unhealthy: 127.0.0.1:{other.port}: {verdict}\n"
+
+
+@pytest.mark.covers("server/probe")
+def test_probe_gives_a_silent_endpoint_3_seconds_by_default() -> None:
+    # README: `--timeout S`, 3 by default, bounds the connect and each read. Timed from
+    # the endpoint's accept to the probe's close (its FIN), not from the process start.
+    waited: list[float] = []
+
+    def silent(sock: socket.socket) -> None:
+        accepted = time.monotonic()
+        hold_until_client_closes(sock)
+        waited.append(time.monotonic() - accepted)
+
+    with ScriptedPeer(silent) as other:
+        result = run_module("socket_harness.server.probe", f"127.0.0.1:{other.port}")
+        wait_until(lambda: bool(waited))
+    assert result.stdout == f"unhealthy: 127.0.0.1:{other.port}: timed out\n"
+    assert 2.5 <= waited[0] < 3.5
 
 
 @pytest.mark.covers("server/probe", "server/health-answer")
