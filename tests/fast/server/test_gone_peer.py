@@ -244,3 +244,47 @@ def test_each_step_in_which_the_loop_hands_a_stalled_queue_to_the_kernel_is_coun
     answers = int(close["bytes_out"]) - len(GREETING)
     assert received <= answers <= received + in_flight
     assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+def test_a_peer_that_reset_before_its_greeting_was_written_is_counted_no_bytes(
+    server_factory: ServerFactory,
+) -> None:
+    # Connected and reset while the server is stopped: it accepts a socket that is
+    # already gone, and the greeting's one write fails at once. Nothing was sent.
+    server = server_factory("--max-sessions", "1", listen=["line"])
+    endpoint = server.endpoint("line")
+    with server.stopped():
+        peer = Peer(endpoint)
+        port = peer.local_port
+        peer.reset()
+        wait_until(lambda: server_side(endpoint.port, port) is None)  # the RST has landed
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
+    assert close["reason"] == "reset"
+    assert (close["bytes_out"], close["messages"]) == ("0", "0")
+    assert server.wait() == 0  # --max-sessions 1: that was the one
+    summary = server.events("summary")[0]
+    assert (summary["bytes_out"], summary["messages"]) == ("0", "0")
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+def test_pipelined_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_not_counted(
+    server_factory: ServerFactory,
+) -> None:
+    # As the frame test above, with small pipelined lines: their answers go out as one
+    # write of them all, which fails at once; not one of them counts.
+    server = server_factory(listen=["line"])
+    endpoint = server.endpoint("line")
+    peer = Peer(endpoint)
+    peer.expect_greeting()
+    port = peer.local_port
+    with server.stopped():
+        peer.sock.send(b"pipelined\n" * 6)
+        peer.reset()
+        wait_until(lambda: server_side(endpoint.port, port) is None)  # the RST has landed
+
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
+    assert close["reason"] == "reset"
+    assert (close["messages"], close["bytes_out"]) == ("0", str(len(GREETING)))
+    assert server.stderr_text() == ""
