@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fast.server.peer import STALL_LINE, Peer, stall_with_unread_answers, wait_until
+from tests.fast.server.peer import (
+    STALL_LINE,
+    LineLedger,
+    Peer,
+    small_receive_buffer,
+    stall_with_unread_answers,
+    wait_until,
+)
 from tests.fast.server.process import RunningServer, ServerFactory
 
 GREETING = "测试成功!\n".encode()  # docs/protocol.md: 14 bytes
@@ -287,4 +294,41 @@ def test_pipelined_answers_to_a_peer_that_reset_while_the_server_was_stopped_are
     close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
     assert close["reason"] == "reset"
     assert (close["messages"], close["bytes_out"]) == ("0", str(len(GREETING)))
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_peer_dropped_while_one_long_answer_is_half_sent_is_counted_what_the_kernel_took(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # As above, with one 8 MiB answer: the peer takes 1 MiB of it and then nothing. uvloop
+    # hands such an answer to the kernel as one write request and tells of it only when
+    # all of it is written, so the server's count of it must be made at the drop itself.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory(
+        "--loop", loop,
+        "--max-message-bytes", str(16 * 1024 * 1024),
+        "--send-buffer-bytes", str(64 * 1024 * 1024),
+        "--idle-timeout", "2",
+        listen=["line"],
+    )  # fmt: skip
+    peer = Peer(server.endpoint("line"))
+    small_receive_buffer(peer)
+    peer.expect_greeting()
+    ledger = LineLedger(peer, server.endpoint("line").port)
+    ledger.send(b"l" * (8 * 1024 * 1024 - 1) + b"\n")
+    wait_until(ledger.all_read)
+    ledger.settled_queue()
+    ledger.take(1024 * 1024)
+    ledger.settled_queue()  # the kernels' buffers full again
+    with server.stopped():
+        not_acknowledged, _, in_flight = ledger.queues()
+        took = in_flight + waiting_to_be_read(peer) + ledger.taken
+    assert not_acknowledged == 0
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{peer.local_port}", timeout=10)
+    assert close["reason"] == "idle-timeout"
+    assert (close["bytes_out"], close["messages"]) == (str(took), "0")
+    peer.close()
     assert server.stderr_text() == ""
