@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fast.server.peer import STALL_LINE, Peer, stall_with_unread_answers, wait_until
+from tests.fast.server.peer import (
+    STALL_LINE,
+    LineLedger,
+    Peer,
+    small_receive_buffer,
+    stall_with_unread_answers,
+    wait_until,
+)
 from tests.fast.server.process import RunningServer, ServerFactory
 
 GREETING = "测试成功!\n".encode()  # docs/protocol.md: 14 bytes
@@ -243,4 +250,85 @@ def test_each_step_in_which_the_loop_hands_a_stalled_queue_to_the_kernel_is_coun
     assert close["reason"] == "reset"
     answers = int(close["bytes_out"]) - len(GREETING)
     assert received <= answers <= received + in_flight
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+def test_a_peer_that_reset_before_its_greeting_was_written_is_counted_no_bytes(
+    server_factory: ServerFactory,
+) -> None:
+    # Connected and reset while the server is stopped: it accepts a socket that is
+    # already gone, and the greeting's one write fails at once. Nothing was sent.
+    server = server_factory("--max-sessions", "1", listen=["line"])
+    endpoint = server.endpoint("line")
+    with server.stopped():
+        peer = Peer(endpoint)
+        port = peer.local_port
+        peer.reset()
+        wait_until(lambda: server_side(endpoint.port, port) is None)  # the RST has landed
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
+    assert close["reason"] == "reset"
+    assert (close["bytes_out"], close["messages"]) == ("0", "0")
+    assert server.wait() == 0  # --max-sessions 1: that was the one
+    summary = server.events("summary")[0]
+    assert (summary["bytes_out"], summary["messages"]) == ("0", "0")
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+def test_pipelined_answers_to_a_peer_that_reset_while_the_server_was_stopped_are_not_counted(
+    server_factory: ServerFactory,
+) -> None:
+    # As the frame test above, with small pipelined lines: their answers go out as one
+    # write of them all, which fails at once; not one of them counts.
+    server = server_factory(listen=["line"])
+    endpoint = server.endpoint("line")
+    peer = Peer(endpoint)
+    peer.expect_greeting()
+    port = peer.local_port
+    with server.stopped():
+        peer.sock.send(b"pipelined\n" * 6)
+        peer.reset()
+        wait_until(lambda: server_side(endpoint.port, port) is None)  # the RST has landed
+
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{port}")
+    assert close["reason"] == "reset"
+    assert (close["messages"], close["bytes_out"]) == ("0", str(len(GREETING)))
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/counters")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_peer_dropped_while_one_long_answer_is_half_sent_is_counted_what_the_kernel_took(
+    server_factory: ServerFactory, loop: str
+) -> None:
+    # As above, with one 8 MiB answer: the peer takes 1 MiB of it and then nothing. uvloop
+    # hands such an answer to the kernel as one write request and tells of it only when
+    # all of it is written, so the server's count of it must be made at the drop itself.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = server_factory(
+        "--loop", loop,
+        "--max-message-bytes", str(16 * 1024 * 1024),
+        "--send-buffer-bytes", str(64 * 1024 * 1024),
+        "--idle-timeout", "2",
+        listen=["line"],
+    )  # fmt: skip
+    peer = Peer(server.endpoint("line"))
+    small_receive_buffer(peer)
+    peer.expect_greeting()
+    ledger = LineLedger(peer, server.endpoint("line").port)
+    ledger.send(b"l" * (8 * 1024 * 1024 - 1) + b"\n")
+    wait_until(ledger.all_read)
+    ledger.settled_queue()
+    ledger.take(1024 * 1024)
+    ledger.settled_queue()  # the kernels' buffers full again
+    with server.stopped():
+        not_acknowledged, _, in_flight = ledger.queues()
+        took = in_flight + waiting_to_be_read(peer) + ledger.taken
+    assert not_acknowledged == 0
+    close = server.wait_for_event("close", peer=f"127.0.0.1:{peer.local_port}", timeout=10)
+    assert close["reason"] == "idle-timeout"
+    assert (close["bytes_out"], close["messages"]) == (str(took), "0")
+    peer.close()
     assert server.stderr_text() == ""

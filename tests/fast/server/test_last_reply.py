@@ -18,7 +18,13 @@ import time
 import pytest
 
 from socket_harness.observe import fd_count
-from tests.fast.server.peer import STALL_LINE, Peer, wait_until
+from tests.fast.server.peer import (
+    STALL_LINE,
+    LineLedger,
+    Peer,
+    small_receive_buffer,
+    wait_until,
+)
 from tests.fast.server.process import ServerFactory
 from tests.harness.tcp import wait_for_server_close
 
@@ -225,4 +231,71 @@ def test_a_peer_that_takes_none_of_a_queued_last_reply_is_aborted_after_the_idle
     # What was still queued was dropped, not counted: fewer than the 512 answers.
     assert int(close["messages"]) < 512
     assert int(close["bytes_out"]) < len(GREETING) + 512 * (len(ACK_PREFIX) + len(STALL_LINE))
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("errors/lingering-close")
+def test_a_peer_that_reads_a_queued_last_reply_slowly_gets_all_of_it(
+    server_factory: ServerFactory,
+) -> None:
+    # docs/protocol.md: only a peer that takes *none* of a still-queued reply for
+    # --idle-timeout is aborted. This one takes 1 MiB of it every 1/8 s, so some in every
+    # 0.3 s: 12 MiB of answers, then `ERR too-large`, all of it, then the FIN.
+    server = server_factory(
+        "--send-buffer-bytes", str(64 * 1024 * 1024),
+        "--max-message-bytes", "65536",
+        "--idle-timeout", "0.3",
+        listen=["line"],
+    )  # fmt: skip
+    with Peer(server.endpoint("line"), timeout=10) as peer:
+        small_receive_buffer(peer)  # most of the reply waits in the server, not the kernels
+        peer.expect_greeting()
+        peer.send(STALL_LINE * 192 + b"x" * 65537)
+        received = bytearray()
+        while chunk := peer.read_exactly_up_to(1024 * 1024):
+            received += chunk
+            time.sleep(0.125)  # pacing a slow reader, not a wait for readiness
+        assert received == (ACK_PREFIX + STALL_LINE) * 192 + b"ERR too-large\n"
+        close = server.wait_for_event("close", peer=f"127.0.0.1:{peer.local_port}")
+    assert (close["reason"], close["messages"]) == ("too-large", "192")
+    assert [error["reason"] for error in server.events("error")] == ["too-large"]  # no abort
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("errors/lingering-close")
+def test_a_peer_sending_while_a_last_reply_over_the_send_buffer_is_queued_is_still_read(
+    server_factory: ServerFactory,
+) -> None:
+    # docs/protocol.md: after a last reply the server reads and discards what still
+    # arrives; --send-buffer-bytes pauses reading a peer only while it is answered. A
+    # 16 MiB answer, most of it queued (reading this peer paused), then SIGTERM: `ERR
+    # shutting-down` after it. The peer takes 1 MiB (more of it leaves the server,
+    # over 1 MiB still queued), then sends: read at once.
+    server = server_factory(
+        "--send-buffer-bytes", str(1024 * 1024),
+        "--max-message-bytes", str(16 * 1024 * 1024),
+        "--drain-timeout", "10",
+        listen=["line"],
+    )  # fmt: skip
+    line = b"b" * (16 * 1024 * 1024 - 1) + b"\n"
+    with Peer(server.endpoint("line"), timeout=10) as peer:
+        small_receive_buffer(peer)
+        peer.expect_greeting()
+        ledger = LineLedger(peer, server.endpoint("line").port)
+        ledger.send(line)
+        wait_until(ledger.all_read)
+        server.signal(signal.SIGTERM)
+        server.wait_for_event("error", reason="shutting-down")
+        queued = ledger.settled_queue()
+        assert queued > 4 * 1024 * 1024
+        ledger.take(1024 * 1024)
+        wait_until(lambda: ledger.queued() < queued - 512 * 1024)  # a step of the loop
+        peer.send(UNREAD * 2000)
+        wait_until(ledger.all_read, timeout=2)
+        received = peer.read_to_eof()
+        assert len(received) == len(ACK_PREFIX) + len(line) + len(b"ERR shutting-down\n") - (
+            ledger.taken - len(GREETING)
+        )
+        assert received.endswith(b"b\nERR shutting-down\n")
+    assert server.wait() == 0
     assert server.stderr_text() == ""

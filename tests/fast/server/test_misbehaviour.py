@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
-from tests.fast.server.peer import STALL_LINE, Peer, stall_with_unread_answers, wait_until
+from tests.fast.server.peer import (
+    STALL_LINE,
+    LineLedger,
+    Peer,
+    small_receive_buffer,
+    stall_with_unread_answers,
+    wait_until,
+)
 from tests.fast.server.process import RunningServer, ServerFactory
 from tests.oracle import model
 from tests.oracle.model import ACK_PREFIX
@@ -104,6 +112,107 @@ def test_never_reading_peer_is_paused_and_server_memory_stays_bounded(
             assert peer.read_line() == ACK_PREFIX + STALL_LINE
         peer.send(STALL_LINE[partial:])
         assert peer.read_line() == ACK_PREFIX + STALL_LINE
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/backpressure")
+def test_a_peer_is_read_again_once_its_queue_is_empty_and_paused_again_at_the_next_pile_up(
+    server_factory: ServerFactory,
+) -> None:
+    # README: reading resumes once at most a quarter of --send-buffer-bytes is queued;
+    # a quarter of 3 bytes is 0, so here only once the peer took every answer. And it
+    # is paused again each time answers pile up past the limit, not only the first.
+    server = server_factory("--send-buffer-bytes", "3", "--idle-timeout", "0", listen=["line"])
+    with Peer(server.endpoint("line")) as peer:
+        peer.expect_greeting()
+        for _ in range(2):
+            sent = stall_with_unread_answers(peer, most=64 * 1024 * 1024)
+            complete, partial = divmod(sent, len(STALL_LINE))
+            for _ in range(complete):
+                assert peer.read_line() == ACK_PREFIX + STALL_LINE
+            peer.send(STALL_LINE[partial:])  # read only if reading resumed
+            assert peer.read_line() == ACK_PREFIX + STALL_LINE
+    assert server.stderr_text() == ""
+
+
+def server_reads_nothing_for(ledger: LineLedger, seconds: float) -> bool:
+    """True if the server reads none of what its kernel holds of ours for `seconds`."""
+    before = ledger.unread_by_server()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ledger.unread_by_server() < before:
+            return False
+        time.sleep(0.02)  # polling, not a wait for readiness
+    return True
+
+
+@pytest.mark.covers("server/backpressure")
+def test_a_paused_peer_is_read_again_once_a_quarter_of_the_limit_or_less_is_queued(
+    server_factory: ServerFactory,
+) -> None:
+    # README: reading pauses once the queued answers pass --send-buffer-bytes and resumes
+    # once they drain to a quarter of it. The peer takes answers until under a third
+    # is queued (still paused), then until under a quarter (read again).
+    limit = 64 * 1024 * 1024
+    server = server_factory(
+        "--send-buffer-bytes", str(limit), "--idle-timeout", "0", listen=["line"]
+    )
+    with Peer(server.endpoint("line"), timeout=10) as peer:
+        small_receive_buffer(peer)
+        peer.expect_greeting()
+        ledger = LineLedger(peer, server.endpoint("line").port)
+        ledger.sent_stream(STALL_LINE, stall_with_unread_answers(peer))
+        with server.stopped():
+            read_at_pause, unread_at_pause = ledger.server_read(), ledger.unread_by_server()
+            assert ledger.queued() > limit
+        while ledger.queued() > limit * 0.3:
+            ledger.take(256 * 1024)
+        assert server_reads_nothing_for(ledger, 0.5)
+        with server.stopped():
+            assert ledger.queued() > limit // 4  # it was so all along: still paused
+            assert ledger.server_read() == read_at_pause
+        while ledger.queued() > limit * 0.24:
+            ledger.take(256 * 1024)
+        wait_until(lambda: ledger.unread_by_server() < unread_at_pause, timeout=2)
+    assert server.stderr_text() == ""
+
+
+@pytest.mark.covers("server/backpressure")
+def test_a_peer_is_read_with_exactly_the_limit_queued_and_paused_once_past_it(
+    server_factory: ServerFactory,
+) -> None:
+    # README: a peer is no longer read once its queued answers *pass* --send-buffer-bytes.
+    # Answers are added until exactly that many bytes are queued (the kernels' buffers
+    # full first, so each later answer stays queued whole): its next line is still
+    # read; the one after, with the limit passed, is not.
+    limit = 16 * 1024 * 1024
+    answer = len(ACK_PREFIX) + len(STALL_LINE)
+    server = server_factory(
+        "--send-buffer-bytes", str(limit), "--idle-timeout", "0", listen=["line"]
+    )
+    with Peer(server.endpoint("line"), timeout=10) as peer:
+        small_receive_buffer(peer)
+        peer.expect_greeting()
+        ledger = LineLedger(peer, server.endpoint("line").port)
+        for _ in range(128):  # 8 MiB of answers: more than the kernels hold
+            ledger.send(STALL_LINE)
+        wait_until(ledger.all_read)
+        queued = ledger.settled_queue()
+        assert 0 < queued < limit - 2 * answer
+        lines, last = divmod(limit - queued, answer)
+        for _ in range(lines - 1):
+            ledger.send(STALL_LINE)
+        ledger.send(b"e" * (last + answer - len(ACK_PREFIX) - 1) + b"\n")
+        wait_until(ledger.all_read)
+        with server.stopped():
+            assert ledger.queued() == limit
+        ledger.send(b"at the limit\n")
+        wait_until(ledger.all_read, timeout=2)
+        past = b"past it\n"
+        ledger.send(past)
+        wait_until(lambda: ledger.queues()[0] == 0)  # all in the server's kernel
+        assert ledger.unread_by_server() == len(past)
+        assert server_reads_nothing_for(ledger, 0.5)
     assert server.stderr_text() == ""
 
 
