@@ -10,8 +10,10 @@ and bash, seeing its child killed by the SIGINT it got too, died of it without a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -60,10 +62,12 @@ def test_ctrl_c_during_the_mutants_reports_what_ran_and_exits_130(tmp_path: Path
         )
         terminal.press_ctrl_c()
         code = terminal.process.wait(timeout=STOP_TIMEOUT)
+        left = processes_of(checkout)
     finally:
         if terminal.process.poll() is None:
             terminal.process.kill()
             terminal.process.wait(timeout=10)
+        kill_processes_of(checkout)
         terminal.close()
     output = terminal.output()
     assert code == 130, output
@@ -71,7 +75,7 @@ def test_ctrl_c_during_the_mutants_reports_what_ran_and_exits_130(tmp_path: Path
     assert "protocol/url.py: interrupted; the rest stays pending (run again to go on)" in after
     assert "protocol/url.py: score " in after  # the report of what ran
     assert "not run" in after
-    assert processes_of(checkout) == []  # the worker and its tests stopped too
+    assert left == []  # the worker and its tests stopped too
 
 
 def mutants_done(session: Path) -> int:
@@ -97,3 +101,39 @@ def processes_of(checkout: Path) -> list[str]:
         if str(checkout) in cmdline:
             found.append(f"{entry.name} {cmdline}")
     return found
+
+
+def test_a_baseline_past_its_limit_ends_the_run_with_one_line(tmp_path: Path) -> None:
+    # The limit is 10 per-mutant timeouts: 2 s here, for a baseline test that never ends.
+    checkout = copy_of_the_checkout(tmp_path / "checkout")
+    (checkout / "tests" / "fast" / "test_never_ends.py").write_text(
+        "import time\n\n\ndef test_never_ends():\n    time.sleep(3600)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUTATION_")}
+    env.update(
+        MUTATION_PATHS="protocol/url.py", MUTATION_WORKERS="1", MUTATION_TIMEOUT="0.2",
+        MUTATION_TESTS="tests/fast/test_never_ends.py",
+    )  # fmt: skip
+    try:
+        result = subprocess.run(
+            [str(checkout / "ci" / "mutation.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STARTED_TIMEOUT,
+            check=False,
+        )
+    finally:
+        left = processes_of(checkout)
+        kill_processes_of(checkout)  # what a failing run left (the timeout stops the script only)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("mutation: error: protocol/url.py: the baseline ran past 2 s"), last
+    assert left == []  # pytest and its test stopped too
+
+
+def kill_processes_of(checkout: Path) -> None:
+    """SIGKILL what is left of a run in `checkout`: only processes naming the copy."""
+    for line in processes_of(checkout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
