@@ -10,16 +10,20 @@
 #
 # Env:
 #   MUTATION_PATHS    what to mutate, files or folders (default: "protocol server")
-#   MUTATION_BUDGET   seconds for one path's mutants (default 3600); work left when it
-#                     runs out is reported as pending, never as killed
+#   MUTATION_BUDGET   whole seconds for one path's mutants (default 3600); work left when
+#                     it runs out is reported as pending, never as killed
 #   MUTATION_TIMEOUT  seconds one mutant's tests may take (default: 60 for protocol/,
-#                     240 for server/); a mutant that runs past it counts as killed
+#                     240 for server/); a mutant that runs past it counts as killed; the
+#                     baseline may take 10 times as long
 #   MUTATION_TESTS    the pytest arguments for every mutant (default: the tests that
 #                     ci/mutation-map.toml gives the mutated file)
 #   MUTATION_WORKERS  mutants run side by side (default 2; each worker has its own tree)
-#   MUTATION_FRESH=1  start again (otherwise an interrupted session goes on where it was;
-#                     the mutants of a file changed since are made again)
+#   MUTATION_FRESH=1  start the selected paths' sessions again (otherwise an interrupted
+#                     session goes on where it was; the mutants of a file changed since
+#                     are made again; another timeout or MUTATION_TESTS starts it again)
 #   MUTATION_RECHECK=1  survivors run again (after tests were added for them)
+# A setting that cannot work, and a second run in the same checkout, are refused before
+# anything starts: exit 2 and one line. Ctrl-C: the report of what ran, exit 130.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI_NAME=mutation
