@@ -130,6 +130,7 @@ for n in $(seq 1 "$workers"); do
     [ -s "$work/worker-$n.port" ] || die "worker $n wrote no port in 30 s (see $work/worker-$n.log)"
     urls+=("'http://127.0.0.1:$(cat "$work/worker-$n.port")'")
 done
+stop_if_interrupted
 say "workers on loopback: $workers, one tree each ($work/tree-1 ...)"
 tree=$work/tree-1
 
@@ -197,8 +198,8 @@ EOF
     recheck_arg=()
     [ "$recheck" = 0 ] || recheck_arg=(--recheck)
     (cd "$base" && "$py/python" "$root/ci/lib/mutation_session.py" "$session" "$config" "$path" \
-        --settings "$settings" "${recheck_arg[@]}") || die "$path: could not prepare the session"
-    stop_if_interrupted
+        --settings "$settings" "${recheck_arg[@]}") ||
+        { stop_if_interrupted; die "$path: could not prepare the session"; }
     say "$path: running mutants for at most ${budget} s (${timeout} s each)"
     start=$(date +%s)
     rc=0
