@@ -10,37 +10,81 @@
 #
 # Env:
 #   MUTATION_PATHS    what to mutate, files or folders (default: "protocol server")
-#   MUTATION_BUDGET   seconds for one path's mutants (default 3600); work left when it
-#                     runs out is reported as pending, never as killed
+#   MUTATION_BUDGET   whole seconds for one path's mutants (default 3600); work left when
+#                     it runs out is reported as pending, never as killed
 #   MUTATION_TIMEOUT  seconds one mutant's tests may take (default: 60 for protocol/,
-#                     240 for server/); a mutant that runs past it counts as killed
+#                     240 for server/); a mutant that runs past it counts as killed; the
+#                     baseline may take 10 times as long
 #   MUTATION_TESTS    the pytest arguments for every mutant (default: the tests that
 #                     ci/mutation-map.toml gives the mutated file)
 #   MUTATION_WORKERS  mutants run side by side (default 2; each worker has its own tree)
-#   MUTATION_FRESH=1  start again (otherwise an interrupted session goes on where it was;
-#                     the mutants of a file changed since are made again)
+#   MUTATION_FRESH=1  start the selected paths' sessions again (otherwise an interrupted
+#                     session goes on where it was; the mutants of a file changed since
+#                     are made again; another timeout or MUTATION_TESTS starts it again)
 #   MUTATION_RECHECK=1  survivors run again (after tests were added for them)
+# A setting that cannot work, and a second run in the same checkout, are refused before
+# anything starts: exit 2 and one line. Ctrl-C: the report of what ran, exit 130.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI_NAME=mutation
 . ci/lib/common.sh
 
-ci/venv.sh
+# A setting that cannot work is refused before anything starts: one line, exit 2.
+refuse() { printf '%s: error: %s\n' "$ci_name" "$*" >&2; exit 2; }
 root=$PWD
 work=$root/build/mutation
 py=$root/.venv/bin
 paths=${MUTATION_PATHS:-protocol server}
+[[ $paths =~ [^[:space:]] ]] || refuse "MUTATION_PATHS: empty (files or folders of protocol/ or server/)"
 budget=${MUTATION_BUDGET:-3600}
+[[ $budget =~ ^[1-9][0-9]*$ ]] || refuse "MUTATION_BUDGET: a whole number of seconds, at least 1, not '$budget'"
 workers=${MUTATION_WORKERS:-2}
-case "$workers" in ''|*[!0-9]*|0) die "MUTATION_WORKERS: a count of at least 1, not '$workers'" ;; esac
-for path in $paths; do
-    case "$path" in
-        protocol*|server*) [ -e "$path" ] || die "MUTATION_PATHS: no $path in this checkout" ;;
-        *) die "MUTATION_PATHS: $path is neither in protocol/ nor in server/" ;;
-    esac
+[[ $workers =~ ^[1-9][0-9]*$ ]] || refuse "MUTATION_WORKERS: a count of at least 1, not '$workers'"
+if [ -n "${MUTATION_TIMEOUT:-}" ]; then
+    [[ $MUTATION_TIMEOUT =~ ^[0-9]+(\.[0-9]+)?$ && $MUTATION_TIMEOUT =~ [1-9] ]] ||
+        refuse "MUTATION_TIMEOUT: seconds, a number above 0, not '$MUTATION_TIMEOUT'"
+fi
+for knob in MUTATION_FRESH MUTATION_RECHECK; do
+    case "${!knob:-}" in ''|0|1) ;; *) refuse "$knob: 1 (on) or 0 or empty (off), not '${!knob}'" ;; esac
 done
-[ -z "${MUTATION_FRESH:-}" ] || rm -rf "$work"
+fresh=${MUTATION_FRESH:-0} recheck=${MUTATION_RECHECK:-0}
+# Each path as the checkout names it (protocol/../README.md is README.md): protocol/,
+# server/ or a file or folder in one of them. Whether cosmic-ray finds a Python file to
+# mutate there, and a row of ci/mutation-map.toml for each, is checked below (with the venv).
+selected=()
+for path in $paths; do
+    normal=$(realpath -m --relative-to="$root" -- "$path")
+    case "$normal" in
+        protocol|protocol/*|server|server/*) [ -e "$normal" ] || refuse "MUTATION_PATHS: no $path in this checkout" ;;
+        *) refuse "MUTATION_PATHS: $path is neither in protocol/ nor in server/" ;;
+    esac
+    selected+=("$normal")
+done
+# One run at a time in a checkout: a second one would share the trees, the workers'
+# port files and the sessions. The lock is held until this script (and what it started) ends.
 mkdir -p "$work"
+exec 9>"$work/lock"
+flock -n 9 || refuse "another make mutation is running in this checkout (it holds $work/lock)"
+# Ctrl-C: the step running ends (cosmic-ray, pytest, timeout all take the signal), and
+# the script, which only notes it here, says so, reports what ran and exits 130.
+interrupted=
+trap 'interrupted=1' INT
+# What is left of a run stopped by Ctrl-C: the line, then exit 130 (the EXIT trap stops the workers).
+stop_if_interrupted() {
+    [ -z "$interrupted" ] || { say "interrupted; the rest stays pending (run again to go on)"; exit 130; }
+}
+
+ci/venv.sh
+stop_if_interrupted
+"$py/python" ci/lib/mutation_tests.py ci/mutation-map.toml "$root" --check "${selected[@]}" || exit 2
+session_name() { printf '%s' "$1" | tr '/.' '__'; }
+if [ "$fresh" = 1 ]; then
+    for path in "${selected[@]}"; do
+        name=$(session_name "$path")
+        say "$path: MUTATION_FRESH=1: its session starts again"
+        rm -f "$work/$name".*
+    done
+fi
 
 # A snapshot of the checkout (what git would commit: tracked and new, not ignored files;
 # links kept as links, so socket_harness/protocol still points at the tree's protocol/),
@@ -86,6 +130,7 @@ for n in $(seq 1 "$workers"); do
     [ -s "$work/worker-$n.port" ] || die "worker $n wrote no port in 30 s (see $work/worker-$n.log)"
     urls+=("'http://127.0.0.1:$(cat "$work/worker-$n.port")'")
 done
+stop_if_interrupted
 say "workers on loopback: $workers, one tree each ($work/tree-1 ...)"
 tree=$work/tree-1
 
@@ -100,7 +145,7 @@ excluded+=' "core/ReplaceComparisonOperator_.*_(Is|IsNot)$", "core/Variable(Inse
 map=$base/ci/mutation-map.toml
 select=("$py/python" "$base/ci/lib/mutation_tests.py" "$map" "$base")
 total_killed=0 total_done=0 total_pending=0
-for path in $paths; do
+for path in "${selected[@]}"; do
     # Each mutant runs only the tests ci/mutation-map.toml gives the file it changed.
     case "$path" in
         protocol*) timeout=${MUTATION_TIMEOUT:-60} ;;
@@ -108,7 +153,7 @@ for path in $paths; do
         *) die "MUTATION_PATHS: $path is neither in protocol/ nor in server/" ;;
     esac
     [ -e "$tree/$path" ] || die "MUTATION_PATHS: no $path in this checkout"
-    name=$(printf '%s' "$path" | tr '/.' '__')
+    name=$(session_name "$path")
     config=$work/$name.toml
     session=$work/$name.sqlite
     index=$work/$name.index.json
@@ -131,20 +176,37 @@ EOF
     cd "$tree"
     # Every run: the tests may have changed since the session began. Under coverage, a
     # context per test: the index says which tests run each line (ci/lib/mutation_index.py).
-    say "$path: baseline (every test mapped under $path must pass unmutated; under coverage)"
+    # Bounded: a test that hangs would keep the run waiting for ever.
+    limit=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 10 + 0.999 }')
+    say "$path: baseline (every test mapped under $path must pass unmutated; under coverage; at most $limit s)"
     bstart=$(date +%s)
-    "${select[@]}" --index "$index" --baseline "$path" >"$work/$name.baseline.log" 2>&1 ||
-        die "$path: the tests fail without a mutant (see $work/$name.baseline.log)"
+    brc=0
+    # --foreground: Ctrl-C reaches the selector (it stops its pytest). At the limit the
+    # selector gets SIGTERM and stops its pytest's session itself.
+    timeout --foreground -k 30 "$limit" "${select[@]}" --index "$index" --baseline "$path" \
+        >"$work/$name.baseline.log" 2>&1 || brc=$?
+    stop_if_interrupted
+    case $brc in
+        0) ;;
+        124|137) die "$path: the baseline ran past $limit s (10 times MUTATION_TIMEOUT, $timeout s; see $work/$name.baseline.log)" ;;
+        *) die "$path: the tests fail without a mutant (see $work/$name.baseline.log)" ;;
+    esac
     say "$path: baseline passed in $(($(date +%s) - bstart)) s; index $index"
     # A session's mutants are positions in the code: files changed since are made again.
+    # The settings a result depends on besides the code: a session made under others starts again.
+    settings="timeout=$timeout tests=${MUTATION_TESTS:-}"
+    recheck_arg=()
+    [ "$recheck" = 0 ] || recheck_arg=(--recheck)
     (cd "$base" && "$py/python" "$root/ci/lib/mutation_session.py" "$session" "$config" "$path" \
-        ${MUTATION_RECHECK:+--recheck}) || die "$path: could not prepare the session"
+        --settings "$settings" "${recheck_arg[@]}") ||
+        { stop_if_interrupted; die "$path: could not prepare the session"; }
     say "$path: running mutants for at most ${budget} s (${timeout} s each)"
     start=$(date +%s)
     rc=0
     # --foreground: timeout stays in the script's process group, so Ctrl-C reaches
     # cosmic-ray (without it, timeout leads a group of its own that the terminal never signals).
     timeout --foreground --signal=INT "$budget" "$py/cosmic-ray" exec "$config" "$session" || rc=$?
+    [ -z "$interrupted" ] || rc=130
     case $rc in
         0) ;;
         124) say "$path: the budget of ${budget} s ran out; the rest stays pending" ;;

@@ -6,13 +6,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+# .venv/.made is written last, once `python -m venv` (and its ensurepip) finished: a
+# .venv without it was cut short (Ctrl-C) and is made again. A .venv from before the
+# marker existed is taken as made when its pip imports.
+if [ -d .venv ] && [ ! -f .venv/.made ]; then
+    if [ -x .venv/bin/python ] && .venv/bin/python -c 'import pip' 2>/dev/null; then
+        touch .venv/.made
+    else
+        echo "venv: .venv was left half-made (no .venv/.made); making it again" >&2
+        rm -rf .venv
+    fi
+fi
+if [ ! -d .venv ]; then
     if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
         echo "venv: $python lacks venv/ensurepip; on Debian: apt-get install python3-venv" >&2
         exit 1
     fi
     echo "venv: creating .venv with $("$python" --version)" >&2
     "$python" -m venv .venv
+    touch .venv/.made
 fi
 files=(requirements-dev.txt requirements-mutation.txt)
 [ -z "${WITH_BENCH:-}" ] || files+=(requirements-bench.txt)

@@ -7,6 +7,10 @@ and last a machine-read line `counts KILLED DONE PENDING` (ci/mutation.sh sums t
 Skipped mutants (a `# pragma: no mutate` line, an excluded operator) count nowhere.
 A mutant whose tests ran past the timeout counts as killed, as cosmic-ray counts it;
 one that broke the test run itself (incompetent) counts as killed too and is listed.
+The selector's own lines (ci/lib/mutation_tests.py: `mutation_tests: ...` on its stdout,
+which cosmic-ray keeps as the mutant's output) are printed with the mutant they are about:
+a survivor no mapped test ran, a mutant counted as killed because not exactly one file
+differed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ def main(session: str, label: str) -> int:
     """Print the report; always 0 (survivors are findings, not a failure of the run)."""
     survivors: list[str] = []
     incompetent: list[str] = []
+    notes: list[str] = []
     killed = timeouts = 0
     with use_db(Path(session), WorkDB.Mode.open) as db:
         pending = len(db.pending_work_items)
@@ -30,6 +35,9 @@ def main(session: str, label: str) -> int:
                 continue
             mutation = item.mutations[0]
             where = f"{mutation.module_path}:{mutation.start_pos[0]} {mutation.operator_name}"
+            for line in (result.output or "").splitlines():
+                if line.startswith("mutation_tests: "):
+                    notes.append(f"{where}: {line}")
             if result.test_outcome == TestOutcome.SURVIVED:
                 survivors.append(f"{where}\n{result.diff or ''}")
                 continue
@@ -43,6 +51,8 @@ def main(session: str, label: str) -> int:
         print(f"SURVIVED {survivor}")
     for where in sorted(incompetent):
         print(f"incompetent (counted as killed): {where}")
+    for note in sorted(notes):
+        print(note)
     score = 100.0 * killed / done if done else 0.0
     print(
         f"{label}: score {score:.1f}% - {killed} of {done} mutants killed "

@@ -1,6 +1,6 @@
 """Keep one cosmic-ray session per path in step with the code (`make mutation`, ci/mutation.sh).
 
-Usage: python ci/lib/mutation_session.py SESSION CONFIG PATH [--recheck]
+Usage: python ci/lib/mutation_session.py SESSION CONFIG PATH [--settings TEXT] [--recheck]
 
 Run from the snapshot the trees are copied from (build/mutation/base). A session's
 mutants are positions in the code it began with (file, operator, occurrence), so a file
@@ -9,7 +9,11 @@ that changed since must have its mutants made again, and only that file: SESSION
 `cosmic-ray init`; for a changed, new or removed file it drops that file's mutants and
 results and adds the new file's mutants from a `cosmic-ray init` of that file alone.
 Then cosmic-ray's operator and pragma filters mark what is left out (ci/mutation.sh's
-operator list) as skipped. With --recheck, survivors lose their result and run again
+operator list) as skipped. --settings TEXT is what else a result depends on
+(ci/mutation.sh passes the per-mutant timeout and MUTATION_TESTS): SESSION.settings
+records it, and a session made under other settings starts again (one line says so),
+so results of two settings never mix. A session from before settings were recorded
+takes TEXT as its own (one line says so). With --recheck, survivors lose their result and run again
 (after tests were added for them, to confirm they are killed now).
 
 Prints one line per change on stderr. Exit 0, or 1 with one line when cosmic-ray fails.
@@ -18,6 +22,7 @@ Raises sqlite3.Error on a session file that is not cosmic-ray's.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sqlite3
@@ -77,11 +82,26 @@ def add_files(db: sqlite3.Connection, config: Path, files: set[str]) -> None:
 
 def main(argv: list[str]) -> int:
     """Create or bring up to date SESSION for PATH; see the module's docstring."""
-    if len(argv) not in (3, 4) or (len(argv) == 4 and argv[3] != "--recheck"):
-        print("usage: mutation_session.py SESSION CONFIG PATH [--recheck]", file=sys.stderr)
-        return 2
-    session, config, path = Path(argv[0]), Path(argv[1]), Path(argv[2])
+    parser = argparse.ArgumentParser(description="Create or update one path's session.")
+    parser.add_argument("session", type=Path)
+    parser.add_argument("config", type=Path)
+    parser.add_argument("path", type=Path)
+    parser.add_argument("--settings", help="what else the results depend on")
+    parser.add_argument("--recheck", action="store_true", help="survivors run again")
+    args = parser.parse_args(argv)
+    session, config, path = args.session, args.config, args.path
     state = session.with_name(session.name + ".files")
+    recorded = session.with_name(session.name + ".settings")
+    if args.settings is not None and session.exists():
+        if not recorded.exists():
+            print(f"mutation_session: settings from now on: {args.settings}", file=sys.stderr)
+        elif (made_with := recorded.read_text()) != args.settings:
+            print(
+                f"mutation_session: started again: its results were made with {made_with!r},"
+                f" this run has {args.settings!r}",
+                file=sys.stderr,
+            )
+            session.unlink()
     now = file_hashes(path)
     if not session.exists() or not state.exists():
         session.unlink(missing_ok=True)
@@ -96,13 +116,15 @@ def main(argv: list[str]) -> int:
                 drop_files(db, changed)
                 db.commit()
                 add_files(db, config, changed & now.keys())
-    if len(argv) == 4:
+    if args.recheck:
         with sqlite3.connect(session) as db:
             count = db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
         print(f"mutation_session: {count} survivors will run again", file=sys.stderr)
     cosmic_ray("cr-filter-operators", str(session), str(config))
     cosmic_ray("cr-filter-pragma", str(session))
     state.write_text(json.dumps(now, indent=0, sort_keys=True))
+    if args.settings is not None:
+        recorded.write_text(args.settings)
     return 0
 
 

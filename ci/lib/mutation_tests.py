@@ -1,6 +1,7 @@
 """Run the fast tests mapped to the one file a mutant changed (`make mutation`, ci/mutation.sh).
 
 Usage: python ci/lib/mutation_tests.py MAP ROOT [--index FILE] [--print | --baseline PATH]
+       python ci/lib/mutation_tests.py MAP ROOT --check PATH...
 
 Run from the scratch tree (build/mutation/tree) as cosmic-ray's test command. cosmic-ray
 writes one mutant into one file of the tree and runs this; it finds that file by
@@ -17,20 +18,32 @@ mutated file's .pyc is removed before and after its run.
 With --index FILE (ci/lib/mutation_index.py), --baseline runs under coverage with a
 context per test and writes FILE; a mutant then runs only those of its file's mapped tests
 that ran the mutated statement in the baseline, and survives without a run when none
-did (one line on stderr says so). A statement run outside any test (at import, in a
+did (one line on stdout says so: cosmic-ray keeps a test command's stdout, which the
+report shows, and drops its stderr). A statement run outside any test (at import, in a
 fixture wider than a test) cannot be narrowed: every mapped test runs.
 
 MAP is ci/mutation-map.toml: `[tests]` with `"protocol/line.py" = ["tests/unit/...", ...]`.
-Exit: pytest's own code; 2 with one line on stderr when no file or more than one differs
+With --check PATH... (before a run, from the checkout ROOT) it checks that every file
+cosmic-ray will mutate under each PATH (*.py but __main__.py, the rule of
+tests/fast/ci/test_mutation_map.py) has a row in MAP: a file without one would have every
+mutant counted as killed (no tests to run). Exit 2 with one line naming what is wrong.
+
+The baseline's pytest runs in a session of its own: at SIGTERM (ci/mutation.sh's time
+limit) or SIGINT (Ctrl-C) the selector sends the signal to that whole session (pytest and
+the servers it started) and waits for it.
+
+Exit: pytest's own code; 2 with one line on stdout when no file or more than one differs
 (cosmic-ray then counts the mutant as killed, so the line says why).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,6 +90,67 @@ def run(command: list[str], extra_env: dict[str, str] | None = None) -> int:
     return subprocess.call(command, env={**env, **(extra_env or {})})
 
 
+def run_stoppable(command: list[str], extra_env: dict[str, str] | None = None) -> int:
+    """As run(), with `command` in a session of its own that SIGTERM and SIGINT stop whole.
+
+    Either is passed on as SIGINT to the session's process group (pytest then tears its
+    fixtures down: the servers it started stop too); SIGKILL follows for what has not
+    ended 20 s later. Returns its exit code, or
+    128 + the signal's number when one stopped it.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    process = subprocess.Popen(command, env={**env, **(extra_env or {})}, start_new_session=True)
+    stopped_by: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = None
+        while code is None:
+            try:
+                # Once stopped, SIGKILL for whatever of the session outlives 20 s.
+                code = process.wait(timeout=20 if stopped_by else 1)
+            except subprocess.TimeoutExpired:
+                if stopped_by:
+                    break
+        if stopped_by:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped_by:
+        return 128 + stopped_by[0]
+    assert code is not None
+    return code
+
+
+def check_map(table: dict[str, list[str]], root: Path, paths: list[str]) -> str | None:
+    """The one line saying what is wrong with mutating `paths` (under `root`), or None.
+
+    Each path must hold a file cosmic-ray mutates (*.py but __main__.py) and each such
+    file must have a row of `table`.
+    """
+    for path in paths:
+        where = root / path
+        if where.is_file():
+            files = [where] if where.suffix == ".py" and where.name != "__main__.py" else []
+        else:
+            files = sorted(f for f in where.rglob("*.py") if f.name != "__main__.py")
+        if not files:
+            return f"{path}: no Python file for cosmic-ray to mutate there"
+        for file in files:
+            name = file.relative_to(root).as_posix()
+            if name not in table:
+                return f"{name} has no row in ci/mutation-map.toml: its mutants would run no test"
+    return None
+
+
 def baseline_with_index(command: list[str], path: str, index_file: Path) -> int:
     """Run the baseline `command` under coverage, a context per test; write the index.
 
@@ -92,7 +166,7 @@ def baseline_with_index(command: list[str], path: str, index_file: Path) -> int:
         config.write_text(mutation_index.rcfile(data_file, [tree / path.split("/")[0]]))
         groups = Path(tmp) / "groups.json"
         pythonpath = os.pathsep.join(filter(None, [str(here), os.environ.get("PYTHONPATH")]))
-        code = run(
+        code = run_stoppable(
             [*command, "-p", "mutation_contexts"],
             # An outer pytest's PYTEST_CURRENT_TEST would be this run's static context.
             {"COVERAGE_PROCESS_START": str(config), "MUTATION_GROUPS": str(groups),
@@ -160,17 +234,24 @@ def main(argv: list[str]) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--print", action="store_true", help="print the file and the command")
     mode.add_argument("--baseline", metavar="PATH", help="run every test mapped under PATH")
+    mode.add_argument("--check", metavar="PATH", nargs="+", help="every file has a row")
     args = parser.parse_args(argv)
     table = load_map(args.map)
+    if args.check:
+        problem = check_map(table, args.root, args.check)
+        if problem is not None:
+            print(f"mutation: error: {problem}", file=sys.stderr)
+            return 2
+        return 0
     if args.baseline:
         command = command_for(baseline_tests(table, args.baseline))
         if args.index is None:
-            return run(command)
+            return run_stoppable(command)
         return baseline_with_index(command, args.baseline, args.index)
     changed = changed_files(sorted(table), Path.cwd(), args.root)
     if len(changed) != 1:
         what = ", ".join(changed) or "none"
-        print(f"mutation_tests: one mutated file expected, found {what}", file=sys.stderr)
+        print(f"mutation_tests: one mutated file expected, found {what}")
         return 2
     name = changed[0]
     tests = table[name]
@@ -183,7 +264,7 @@ def main(argv: list[str]) -> int:
         nodes = narrowed(tests, index, name, lines)
         if nodes == []:
             where = ",".join(str(line) for line in sorted(lines))
-            print(f"mutation_tests: no mapped test runs {name}:{where}: survived", file=sys.stderr)
+            print(f"mutation_tests: no mapped test runs {name}:{where}: survived")
             return 0
         tests = tests if nodes is None else nodes
     command = command_for(tests)

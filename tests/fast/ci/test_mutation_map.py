@@ -110,14 +110,55 @@ def test_mutation_tests_overrides_the_map(tree: Path) -> None:
 
 @pytest.mark.parametrize("edits", [0, 2])
 def test_not_exactly_one_changed_file_is_one_line_and_exit_2(tree: Path, edits: int) -> None:
+    # On stdout: cosmic-ray keeps a test command's stdout for the report, not its stderr.
     for name in ("protocol/url.py", "server/stats.py")[:edits]:
         with (tree / name).open("a") as handle:
             handle.write("# a mutant\n")
     result = select(tree)
     assert result.returncode == 2
+    assert result.stderr == ""
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stdout.startswith("mutation_tests: one mutated file expected, found ")
+
+
+def check(tree: Path, *paths: str) -> subprocess.CompletedProcess[str]:
+    """The selector's check before a run: every file to mutate under `paths` has a row."""
+    return subprocess.run(
+        [sys.executable, str(SELECTOR), str(MAP), str(tree), "--check", *paths],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def test_the_check_before_a_run_passes_the_checkouts_paths(tree: Path) -> None:
+    result = check(tree, "protocol", "server", "protocol/url.py", "server/")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "path", "words"),
+    [
+        # Without a row its mutants ran no test and counted as killed.
+        ("server/extra.py", "server", "server/extra.py has no row in ci/mutation-map.toml"),
+        ("server/extra.py", "server/extra.py", "server/extra.py has no row"),
+        ("server/Dockerfile", "server/Dockerfile", "no Python file for cosmic-ray to mutate"),
+        ("server/empty/README", "server/empty", "no Python file for cosmic-ray to mutate"),
+        ("server/__main__.py", "server/__main__.py", "no Python file for cosmic-ray"),
+    ],
+)
+def test_the_check_before_a_run_refuses_what_no_test_would_cover(
+    tree: Path, make: str, path: str, words: str
+) -> None:
+    (tree / make).parent.mkdir(exist_ok=True)
+    (tree / make).write_text("")
+    result = check(tree, path)
+    assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1
-    assert result.stderr.startswith("mutation_tests: one mutated file expected, found ")
+    assert result.stderr.startswith("mutation: error: ")
+    assert words in result.stderr
 
 
 def test_the_mutated_files_bytecode_never_outlives_its_run(tree: Path) -> None:

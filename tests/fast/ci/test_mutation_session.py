@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "ci" / "lib" / "mutation_session.py"
+REPORT = ROOT / "ci" / "lib" / "mutation_report.py"
 TIMEOUT = 60.0  # s: cosmic-ray init of two small files
 COMPARISONS = "core/ReplaceComparisonOperator_%"  # operators the config keeps
 
@@ -65,12 +66,12 @@ def mutants(tmp_path: Path, name: str, operator: str = "%") -> set[str]:
     return {job for (job,) in rows(tmp_path, query)}
 
 
-def set_result(tmp_path: Path, job: str, outcome: str) -> None:
+def set_result(tmp_path: Path, job: str, outcome: str, output: str = "") -> None:
     with sqlite3.connect(tmp_path / "s.sqlite") as db:
         db.execute(
             "INSERT OR REPLACE INTO work_results (worker_outcome, output, test_outcome, diff,"
-            " job_id) VALUES ('NORMAL', '', ?, '', ?)",
-            (outcome, job),
+            " job_id) VALUES ('NORMAL', ?, ?, '', ?)",
+            (output, outcome, job),
         )
 
 
@@ -122,3 +123,43 @@ def test_recheck_runs_the_survivors_again_and_nothing_else(session: Path) -> Non
     outcomes = pairs(session, "SELECT job_id, test_outcome FROM work_results")
     assert survivor not in outcomes
     assert outcomes[killed] == "KILLED"
+
+
+def test_results_made_under_other_settings_are_not_kept(session: Path) -> None:
+    # ci/mutation.sh passes the per-mutant timeout and MUTATION_TESTS as the settings.
+    first = prepare(session, "--settings", "timeout=60 tests=")
+    assert first.returncode == 0, first.stderr
+    assert "settings from now on" in first.stderr  # a session made without them
+    job = sorted(mutants(session, "a.py", COMPARISONS))[0]
+    set_result(session, job, "KILLED")
+    same = prepare(session, "--settings", "timeout=60 tests=")
+    assert same.returncode == 0, same.stderr
+    assert same.stderr == ""
+    assert pairs(session, "SELECT job_id, test_outcome FROM work_results")[job] == "KILLED"
+    other = prepare(session, "--settings", "timeout=1 tests=")
+    assert other.returncode == 0, other.stderr
+    assert len(other.stderr.splitlines()) == 1
+    assert other.stderr.startswith("mutation_session: started again: its results were made with")
+    assert job not in pairs(session, "SELECT job_id, test_outcome FROM work_results")
+    assert mutants(session, "a.py")  # made again, under the new settings
+    assert (session / "s.sqlite.settings").read_text() == "timeout=1 tests="
+
+
+def test_the_report_shows_the_selectors_line_with_its_mutant(session: Path) -> None:
+    # The selector's line reaches the session as the mutant's output (cosmic-ray keeps the
+    # test command's stdout); the report prints it, so a survivor no test ran says so.
+    survivor = sorted(mutants(session, "a.py", COMPARISONS))[0]
+    line = "mutation_tests: no mapped test runs pkg/a.py:2: survived"
+    set_result(session, survivor, "SURVIVED", f"{line}\n")
+    report = subprocess.run(
+        [sys.executable, str(REPORT), "s.sqlite", "pkg"],
+        cwd=session,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    noted = [ln for ln in report.stdout.splitlines() if ln.endswith(f": {line}")]
+    assert len(noted) == 1, report.stdout
+    assert noted[0].startswith("pkg/a.py:2 core/ReplaceComparisonOperator_")
