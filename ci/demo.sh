@@ -17,7 +17,10 @@ SERVER_IMAGE=$(awk '$1 == "server" { print $2 }' <<<"$built")
 CLIENT_IMAGE=$(awk '$1 == "client" { print $2 }' <<<"$built")
 BASE_IMAGE=$(cat build/base-image)
 export SERVER_IMAGE CLIENT_IMAGE BASE_IMAGE
-# COMPOSE_PROJECT_NAME (from the environment) lets a test run its own copy.
+# One stack per checkout: compose.yaml's name alone would make two checkouts' demos on
+# one engine share (and remove) each other's containers. COMPOSE_PROJECT_NAME from the
+# environment wins (a test runs its own copy under the sweeper's prefix).
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-socket-harness-$(pwd -P | sha256sum | cut -c1-8)}"
 compose=(docker compose --progress quiet)
 [ -t 1 ] || compose+=(--ansi never)  # plain lines when the output is a log, not a terminal
 clients=5

@@ -124,3 +124,52 @@ def test_make_demo_fails_when_a_client_fails(demo_project: str, tmp_path: Path) 
     assert "demo: error: 5 containers exited non-zero" in result.stderr
     assert clients_printing(result.stdout, "ERR too-large") == CLIENTS
     assert exit_reports(result.stderr) == {**dict.fromkeys(CLIENTS, 6), "server-1": 0}
+
+
+def demo_in(checkout: Path) -> subprocess.Popen[str]:
+    """Start `ci/demo.sh` in `checkout` with no COMPOSE_PROJECT_NAME: its own default."""
+    env = {k: v for k, v in os.environ.items() if k != "COMPOSE_PROJECT_NAME"}
+    env["DEMO_TIMEOUT"] = str(DEMO_TIMEOUT)
+    return subprocess.Popen(
+        ["ci/demo.sh"],
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def projects_reported(stderr: str) -> set[str]:
+    """The compose projects of demo.sh's `PROJECT-client-N exited` lines."""
+    return set(re.findall(r"^demo: (\S+)-(?:client|server)-\d+ exited ", stderr, re.MULTILINE))
+
+
+@pytest.mark.timeout(2 * DEMO_TIMEOUT + 240)
+@pytest.mark.covers("compose/make-demo")
+def test_two_checkouts_demos_at_once_each_run_their_own_stack(
+    images: dict[str, str], tmp_path: Path
+) -> None:
+    # README: two checkouts on one engine never run each other's code. Without a project
+    # name of their own, both stacks were compose.yaml's `socket-harness`: each removed
+    # or collided with the other's containers, and both demos failed.
+    other = tmp_path / "other-checkout"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(other)], check=True, timeout=60)
+    runs = [demo_in(ROOT), demo_in(other)]
+    results: list[tuple[int, str]] = []
+    projects: set[str] = set()
+    try:
+        for run in runs:
+            _, stderr = run.communicate(timeout=DEMO_TIMEOUT + 120)
+            results.append((run.returncode, stderr))
+            projects |= projects_reported(stderr)
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait(timeout=10)
+    for code, stderr in results:
+        assert code == 0, stderr
+        assert "demo: ok: 5 greetings, 5 answers, every container exited 0" in stderr
+    assert len(projects) == 2, projects  # one stack each
+    assert all(compose_project_objects(project) == [] for project in projects)
