@@ -12,7 +12,7 @@ from typing import TextIO
 
 from .streams import LogOutputs
 
-Value = str | int | float | bool | None | Mapping[str, int]
+Value = str | int | float | None | Mapping[str, int]
 
 # Space, `"`, `=`, backslash and control characters need quoting (one regex scan, not
 # a Python loop per character: this runs for every field of every line).
@@ -37,8 +37,6 @@ def timestamp(now: float) -> str:
 
 
 def _text(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if value is None:
         return ""
     if isinstance(value, Mapping):
@@ -49,7 +47,7 @@ def _text(value: Value) -> str:
 
 
 def _logfmt_value(value: Value) -> str:
-    # str and int (not bool) are most fields: skip _text's isinstance chain for them.
+    # str and int are most fields: skip _text's isinstance chain for them.
     text = value if type(value) is str else str(value) if type(value) is int else _text(value)
     if not text or _NEEDS_QUOTES.search(text):
         return json.dumps(text, ensure_ascii=False)
