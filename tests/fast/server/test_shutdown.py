@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -198,15 +200,23 @@ def test_drain_timeout_aborts_what_is_left_and_exits_3(server_factory: ServerFac
     )
 
 
-@pytest.mark.covers("server/second-signal", "server/exit-3")
-def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
-    server = server_factory("--drain-timeout", "60", listen=["line"])
+@contextlib.contextmanager
+def draining_behind_a_busy_peer(server: RunningServer) -> Iterator[Peer]:
+    """A line peer with half a line in the server's buffer (busy: the drain waits for it),
+    and the drain SIGTERM began; the peer is closed on exit."""
     with Peer(server.endpoint("line")) as stuck:
         stuck.expect_greeting()
         stuck.send(b"a line without its end")
         wait_until_received(server, stuck)
         server.signal(signal.SIGTERM)
         server.wait_for_event("shutdown", signal="SIGTERM")
+        yield stuck
+
+
+@pytest.mark.covers("server/second-signal", "server/exit-3")
+def test_second_signal_aborts_at_once(server_factory: ServerFactory) -> None:
+    server = server_factory("--drain-timeout", "60", listen=["line"])
+    with draining_behind_a_busy_peer(server):
         server.signal(signal.SIGINT)
         assert server.wait(timeout=5) == 3
     # Each signal is acted on once: the first drains, the second aborts (README: Signals).
@@ -224,12 +234,7 @@ def test_a_third_signal_during_the_abort_changes_nothing_and_one_drain_line_ends
     # the one connection aborted (before the fix, the third started a second abort: two
     # `drain` lines, the second counting the connection that was already going).
     server = server_factory("--drain-timeout", "60", listen=["line"])
-    with Peer(server.endpoint("line")) as stuck:
-        stuck.expect_greeting()
-        stuck.send(b"a line without its end")
-        wait_until_received(server, stuck)
-        server.signal(signal.SIGTERM)
-        server.wait_for_event("shutdown", signal="SIGTERM")
+    with draining_behind_a_busy_peer(server):
         with server.stopped():
             server.signal(signal.SIGINT)
             server.signal(signal.SIGTERM)
