@@ -20,11 +20,11 @@ _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.E
 RESOURCE_RETRY_SECONDS = 1.0
 
 
-def format_address(address: object) -> str:
-    """`host:port` (or `[v6]:port`) for a socket address tuple."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        return format_host_port(str(address[0]), address[1])
-    return str(address)
+def format_address(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    """`host:port` (or `[v6]:port`) for an AF_INET `(host, port)` or AF_INET6
+    `(host, port, flowinfo, scope_id)` address: all that accept() and getsockname()
+    give for the TCP sockets bind_socket makes (socket(7) "Socket families")."""
+    return format_host_port(address[0], address[1])
 
 
 def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
