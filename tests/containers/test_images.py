@@ -197,6 +197,8 @@ def test_server_image_metadata(images: dict[str, str], docker_client: docker.Doc
     assert config["Entrypoint"] == ["python3", "-m", "socket_harness.server"]
     assert set(config["ExposedPorts"]) == {"9000/tcp", "9001/tcp", "9002/tcp"}
     assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "socket_harness.server.probe"]
+    # README: 5 s, past the probe's own 3-s default, so the probe's verdict is what is logged.
+    assert config["Healthcheck"]["Timeout"] == 5 * 10**9
     labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == "socket-harness server"
     assert labels["org.opencontainers.image.base.name"] == base_image()
@@ -277,7 +279,7 @@ def test_server_runs_as_non_root_on_a_read_only_root(hardened_server: Container)
 @pytest.mark.covers("server/health-answer", "server/max-sessions")
 def test_health_probes_never_count_as_sessions(start_server: StartServer) -> None:
     # The probe is a Python start-up in the container: seconds on a loaded machine, past
-    # the image's 2-s timeout. What is tested is that probes are no sessions, not their speed.
+    # the image's 5-s timeout. What is tested is that probes are no sessions, not their speed.
     server = start_server(max_sessions=1, health_timeout=20)
     wrapped = server.container.get_wrapped_container()
     assert wrapped.attrs["Config"]["Healthcheck"]["Timeout"] == 20 * 10**9
