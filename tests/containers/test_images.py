@@ -199,6 +199,9 @@ def test_server_image_metadata(images: dict[str, str], docker_client: docker.Doc
     assert config["Healthcheck"]["Test"] == ["CMD", "python3", "-m", "socket_harness.server.probe"]
     # README: 5 s, past the probe's own 3-s default, so the probe's verdict is what is logged.
     assert config["Healthcheck"]["Timeout"] == 5 * 10**9
+    assert config["Healthcheck"]["Interval"] == 2 * 10**9
+    assert config["Healthcheck"]["StartPeriod"] == 10 * 10**9
+    assert config["Healthcheck"]["Retries"] == 3
     labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == "socket-harness server"
     assert labels["org.opencontainers.image.base.name"] == base_image()
