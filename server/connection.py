@@ -213,13 +213,18 @@ class Connection(asyncio.Protocol):
         """Drop the connection now (drain timeout or second signal); False if nothing is lost.
 
         One in its lingering close whose last reply the kernel already took is
-        closed instead (no RST that could still destroy that reply).
+        closed instead (no RST that could still destroy that reply). One that already
+        dropped itself (its idle timeout, or its lingering close giving up on a peer that
+        took none of its reply), whose connection_lost is still queued, is left as it is:
+        this abort loses nothing more, and its own lines said why it ended.
         """
         if self._transport is None or self._out is None:
             self._abort_requested = True
             return True
         if self._reason == "aborted":
             return True  # a second signal after the drain timeout: already going
+        if self._out.aborted:
+            return False  # it dropped itself, its connection_lost still queued: not ours
         if self._out.replied:
             self._out.close()  # its reply is out: stop lingering, but no RST
             return False

@@ -196,6 +196,12 @@ class Outbox:
         """Finishing, and every byte of the last reply was handed to the kernel."""
         return self.finishing and not self._aborted and not self.pending
 
+    @property
+    def aborted(self) -> bool:
+        """`abort()` ran: by the protocol, or by the lingering close itself (a peer that took
+        none of its reply for `idle_timeout`)."""
+        return self._aborted
+
     def abort(self) -> None:
         """Reset (RST) now: what is still queued is dropped and not counted."""
         if self._aborted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -381,5 +382,109 @@ def test_a_third_signal_while_aborting_changes_nothing(server_factory: ServerFac
         ("aborted", "1")
     ]
     assert events[-1]["event"] == "summary"
+    assert events[-1]["exit_code"] == "3"
+    assert server.stderr_text() == ""
+
+
+def wait_until_read(peer: Peer, port: int) -> None:
+    """Until the server has read every byte `peer` sent (/proc/net/tcp: none unacknowledged
+    on our side, none unread on the server's)."""
+    ports = (peer.local_port, port)
+    wait_until(lambda: tcp_queues(*ports)[0] == tcp_queues(*reversed(ports))[1] == 0)
+
+
+@pytest.mark.covers("server/second-signal", "server/log-drain", "server/idle-timeout")
+@pytest.mark.parametrize("dropped_by", ["idle-timeout", "lingering-close"])
+def test_a_peer_that_dropped_itself_in_the_second_signals_loop_turn_is_not_aborted_again(
+    server_factory: ServerFactory, dropped_by: str
+) -> None:
+    # A peer that reads none of its queued answers drops itself (an RST), at its idle
+    # deadline (`error reason=idle-timeout`), or in its lingering close after
+    # `ERR shutting-down` (no line of its own: the reply never left). Its connection_lost
+    # comes a loop turn later, so the abort of a second signal whose wake-up runs in the
+    # same turn, before the drop, meets it still in the server's set. It was not aborted
+    # by the signal, and nothing more is lost: its own lines are all, and `drain
+    # aborted=0` (before the fix: a second `error reason=aborted` line for it, `close
+    # reason=aborted`, and `aborted=1`).
+    #
+    # The turn is made so: the server is stopped (before any deadline: its epoll wait
+    # does not time out while stopped, see the idle test above), the other peer's FIN
+    # and the second SIGTERM come meanwhile, and on SIGCONT one epoll wait reports
+    # both. In that turn the FIN's `error reason=truncated` line does not fit the full
+    # stdout pipe: the server sleeps writing it past the stalled peer's deadline, and
+    # the wake-up the self-pipe queued in that turn runs first in the next, before the
+    # timer that drops the peer.
+    idle = 2.0
+    stdout = HeldPipe()
+    peers = contextlib.ExitStack()
+    try:
+        server = server_factory(
+            "--loop", "asyncio", "--idle-timeout", str(idle), "--drain-timeout", "60",
+            "--send-buffer-bytes", str(64 * 1024 * 1024),  # read it all: nothing paused
+            ready=False, listen=["line"], stdout=stdout.write_fd,
+        )  # fmt: skip
+        stdout.read_event("ready", timeout=15)
+        endpoint = parse_endpoint(stdout.events()[0]["listener"])
+        stalled = peers.enter_context(Peer(endpoint))
+        connected = time.monotonic()
+        stalled_peer = f"127.0.0.1:{stalled.local_port}"
+        stalled.expect_greeting()
+        # 16 MiB of whole lines, and it never reads: most of the answers wait in the
+        # server's own buffer. Dropped at its idle timeout, it is busy (half a line
+        # more), so the drain does not tell it `shutting-down` and its timer runs on.
+        lines = (b"w" * 1023 + b"\n") * 16384
+        stalled.send(lines + b"half" if dropped_by == "idle-timeout" else lines)
+        wait_until_read(stalled, endpoint.port)
+        if dropped_by == "idle-timeout":
+            # Its first idle check (idle s after the accept) counts the answers the
+            # kernel took as progress: the deadline is idle s after that check.
+            deadline = connected + 2 * idle
+            # The other peer's own deadline (idle s after its half line) is past the stop.
+            time.sleep(max(0.0, connected + idle - time.monotonic()))
+        other = peers.enter_context(Peer(endpoint))
+        other.expect_greeting()
+        other.send(b"half a line")  # busy: the drain waits for it
+        wait_until_read(other, endpoint.port)
+        began = time.monotonic()
+        server.signal(signal.SIGTERM)
+        stdout.read_until(lambda e: e.get("action") == "drain", 5)
+        if dropped_by == "lingering-close":
+            # Idle: `ERR shutting-down`, queued behind the answers it does not read; the
+            # lingering close aborts it if it takes none of them for idle s.
+            stdout.read_until(lambda e: e.get("peer") == stalled_peer and e["event"] == "error", 5)
+            deadline = began + idle
+        stdout.fill()  # the next line, the other peer's `truncated`, does not fit
+        stdout.close_write_end()  # the server's copy is the only one left: EOF at its exit
+        time.sleep(max(0.0, deadline - idle / 2 - time.monotonic()))
+        with server.stopped():
+            other.sock.shutdown(socket.SHUT_WR)  # half a line, then EOF: `truncated`
+            server.signal(signal.SIGTERM)
+        wait_until_signals_are_handled(server.pid)  # asleep in the `truncated` write
+        time.sleep(max(0.0, deadline + idle / 2 - time.monotonic()))
+        reader = threading.Thread(target=stdout.read_to_eof, args=(15,), daemon=True)
+        reader.start()
+        assert server.wait(timeout=15) == 3  # a second signal came (README: Exit codes)
+        reader.join(15)
+    finally:
+        stdout.close()
+        peers.close()
+    events = stdout.events()
+    mine = [e for e in events if e.get("peer") == stalled_peer and e["event"] != "open"]
+    reason = "idle-timeout" if dropped_by == "idle-timeout" else SHUTTING_DOWN
+    assert [(e["event"], e["reason"]) for e in mine] == [("error", reason), ("close", reason)]
+    shutdowns = [(e["signal"], e["action"]) for e in events if e["event"] == "shutdown"]
+    assert shutdowns == [("SIGTERM", "drain"), ("SIGTERM", "abort")]
+    if dropped_by == "idle-timeout":
+        # The turn was made: the second signal's wake-up ran before the idle check (had
+        # it run a turn earlier, its abort would have come first: `reason=aborted`). The
+        # lingering close's abort logs nothing to order by; without the fix that variant
+        # fails as this one does, with its `error reason=aborted` after `shutting-down`.
+        names = [(e["event"], e.get("peer"), e.get("action")) for e in events]
+        assert names.index(("shutdown", None, "abort")) < names.index(("error", stalled_peer, None))
+    assert [(e["result"], e["aborted"]) for e in events if e["event"] == "drain"] == [
+        ("aborted", "0")
+    ]
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["errors"] == f"{reason}:1,truncated:1"
     assert events[-1]["exit_code"] == "3"
     assert server.stderr_text() == ""
