@@ -116,7 +116,7 @@ for n in $(seq 1 "$workers"); do
     rm -rf "$tree" "$work/worker-$n.port"
     cp -a "$base" "$tree"
     ln -sfn "$root/.venv" "$tree/.venv"
-    (cd "$tree" && exec setsid "$py/python" "$root/ci/lib/mutation_worker.py" "$work/worker-$n.port") \
+    (cd "$tree" && MUTATION_SCRIPT_PID=$$ exec setsid "$py/python" "$root/ci/lib/mutation_worker.py" "$work/worker-$n.port") \
         >"$work/worker-$n.log" 2>&1 &
     pids+=("$!")
 done

@@ -7,6 +7,8 @@ and last a machine-read line `counts KILLED DONE PENDING` (ci/mutation.sh sums t
 Skipped mutants (a `# pragma: no mutate` line, an excluded operator) count nowhere.
 A mutant whose tests ran past the timeout counts as killed, as cosmic-ray counts it;
 one that broke the test run itself (incompetent) counts as killed too and is listed.
+One whose worker gave no outcome (ABNORMAL: gone, or its script was) counts as not run;
+ci/lib/mutation_session.py drops that result, so the next run runs it again.
 The selector's own lines (ci/lib/mutation_tests.py: `mutation_tests: ...` on its stdout,
 which cosmic-ray keeps as the mutant's output) are printed with the mutant they are about:
 a survivor no mapped test ran, a mutant counted as killed because not exactly one file
@@ -32,6 +34,9 @@ def main(session: str, label: str) -> int:
         pending = len(db.pending_work_items)
         for item, result in db.completed_work_items:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.worker_outcome == WorkerOutcome.ABNORMAL:
+                pending += 1  # no worker answered (it was gone): the next run runs it again
                 continue
             mutation = item.mutations[0]
             where = f"{mutation.module_path}:{mutation.start_pos[0]} {mutation.operator_name}"

@@ -13,8 +13,9 @@ operator list) as skipped. --settings TEXT is what else a result depends on
 (ci/mutation.sh passes the per-mutant timeout and MUTATION_TESTS): SESSION.settings
 records it, and a session made under other settings starts again (one line says so),
 so results of two settings never mix. A session from before settings were recorded
-takes TEXT as its own (one line says so). With --recheck, survivors lose their result and run again
-(after tests were added for them, to confirm they are killed now).
+takes TEXT as its own (one line says so). A mutant no worker answered (ABNORMAL: the
+worker was gone) loses its result and runs again. With --recheck, survivors lose their
+result and run again (after tests were added for them, to confirm they are killed now).
 
 Prints one line per change on stderr. Exit 0, or 1 with one line when cosmic-ray fails.
 Raises sqlite3.Error on a session file that is not cosmic-ray's.
@@ -116,6 +117,12 @@ def main(argv: list[str]) -> int:
                 drop_files(db, changed)
                 db.commit()
                 add_files(db, config, changed & now.keys())
+    with sqlite3.connect(session) as db:
+        # No worker answered (cosmic-ray's ABNORMAL): not a result, so it runs again.
+        count = db.execute("DELETE FROM work_results WHERE worker_outcome = 'ABNORMAL'").rowcount
+    if count:
+        line = f"mutation_session: {count} mutants no worker answered will run again"
+        print(line, file=sys.stderr)
     if args.recheck:
         with sqlite3.connect(session) as db:
             count = db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount

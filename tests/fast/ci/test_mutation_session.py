@@ -163,3 +163,34 @@ def test_the_report_shows_the_selectors_line_with_its_mutant(session: Path) -> N
     noted = [ln for ln in report.stdout.splitlines() if ln.endswith(f": {line}")]
     assert len(noted) == 1, report.stdout
     assert noted[0].startswith("pkg/a.py:2 core/ReplaceComparisonOperator_")
+
+
+def test_a_mutant_no_worker_answered_is_not_counted_killed_and_runs_again(session: Path) -> None:
+    # A worker that was gone (its script killed alone, cosmic-ray still sending) makes
+    # cosmic-ray store ABNORMAL with no test outcome. That is no result: the report counts
+    # it as not run (it counted it killed: a kill -9 of ci/mutation.sh once turned a 0 %
+    # run into 87.1 %), and the next run's session drops the result so it runs again.
+    gone, killed = sorted(mutants(session, "a.py", COMPARISONS))[:2]
+    set_result(session, killed, "KILLED")
+    with sqlite3.connect(session / "s.sqlite") as db:
+        db.execute(
+            "INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id)"
+            " VALUES ('ABNORMAL', 'Cannot connect to host', NULL, NULL, ?)",
+            (gone,),
+        )
+    report = subprocess.run(
+        [sys.executable, str(REPORT), "s.sqlite", "pkg"],
+        cwd=session, capture_output=True, text=True, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    outcomes = pairs(session, "SELECT job_id, worker_outcome FROM work_results")
+    skipped = [job for job, outcome in outcomes.items() if outcome == "SKIPPED"]
+    [(items,)] = rows(session, "SELECT count(*) FROM work_items")
+    not_run = int(items) - len(skipped) - 1  # all but the one killed, the ABNORMAL one too
+    assert report.stdout.splitlines()[-1] == f"counts 1 1 {not_run}", report.stdout
+    result = prepare(session)
+    assert result.returncode == 0, result.stderr
+    assert "1 mutants no worker answered will run again" in result.stderr
+    outcomes = pairs(session, "SELECT job_id, test_outcome FROM work_results")
+    assert gone not in outcomes
+    assert outcomes[killed] == "KILLED"
