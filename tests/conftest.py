@@ -254,5 +254,11 @@ def say(config: pytest.Config, line: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A run started in the background by a non-interactive shell (`make test &`) inherits
+    # SIGINT ignored (bash), and so would every program a test starts and then sends
+    # SIGINT, standing for a terminal's Ctrl-C. With Python's handler here, each child
+    # starts at the default disposition (exec resets a caught signal, not an ignored one).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if not is_worker(config):  # the controller gets every worker's reports
         config.pluginmanager.register(ModuleTimes(config.getoption("module_times")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -37,20 +36,12 @@ def run_cli(
     )
 
 
-def _sigint_as_in_a_terminal() -> None:
-    # A run started in the background by a non-interactive shell (`make test &`) inherits
-    # SIGINT ignored (bash), and so would the client; the tests' SIGINT stands for a
-    # terminal's Ctrl-C, which finds it at its default.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def start_cli(*args: str) -> subprocess.Popen[bytes]:
-    """`python -m socket_harness.client ARGS` with pipes for stdout and stderr, SIGINT at
-    its default disposition whatever this process inherited."""
+    """`python -m socket_harness.client ARGS` with pipes for stdout and stderr (SIGINT at
+    its default: tests/conftest.py's pytest_configure)."""
     return subprocess.Popen(
         [sys.executable, "-m", "socket_harness.client", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO_ROOT,
-        preexec_fn=_sigint_as_in_a_terminal,
     )
